@@ -1,0 +1,94 @@
+"""Wrap every integration event in one versioned envelope so any consumer can route and verify it."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+FEDERATION_CODE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*$")
+
+
+class InvalidEvent(Exception):
+    """A message that is not a valid integration event; it belongs in the dead-letter topic."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One integration event: who produced it, about which case, when, and what happened."""
+
+    event_id: str
+    type: str
+    version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    federation: str
+    case_id: str
+    service: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return EnvelopeSchema().dump(self)
+
+
+class EnvelopeSchema(Schema):
+    """Validate the envelope fields every event carries, whatever its type."""
+
+    event_id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][A-Za-z]+$"))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    occurred_at = fields.AwareDateTime(required=True)
+    recorded_at = fields.AwareDateTime(required=True)
+    federation = fields.String(required=True, validate=validate.Regexp(FEDERATION_CODE))
+    case_id = fields.UUID(required=True)
+    service = fields.String(required=True, validate=validate.OneOf(["intake", "pairing", "aid"]))
+    payload = fields.Dict(keys=fields.String(), required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Envelope:
+        data["event_id"] = str(data["event_id"])
+        data["case_id"] = str(data["case_id"])
+        return Envelope(**data)
+
+
+def encode(envelope: Envelope) -> bytes:
+    """Serialise an envelope after checking its payload against the event's own schema."""
+    from services.contracts.registry import contract_for
+
+    errors = contract_for(envelope.type, envelope.version).schema().validate(envelope.payload)
+    if errors:
+        raise InvalidEvent(f"payload of {envelope.type} v{envelope.version}: {errors}")
+    return json.dumps(EnvelopeSchema().dump(envelope), ensure_ascii=False, sort_keys=True).encode()
+
+
+def decode(raw: bytes | None) -> Envelope:
+    """Parse and validate a message, raising InvalidEvent with the reason if it is not one."""
+    from services.contracts.registry import contract_for
+
+    if raw is None:
+        raise InvalidEvent("empty message")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidEvent(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent("not a JSON object")
+    try:
+        envelope: Envelope = EnvelopeSchema().load(data)
+    except ValidationError as exc:
+        raise InvalidEvent(f"envelope: {exc.messages}") from None
+    try:
+        errors = contract_for(envelope.type, envelope.version).schema().validate(envelope.payload)
+    except KeyError as exc:
+        raise InvalidEvent(str(exc.args[0])) from None
+    if errors:
+        raise InvalidEvent(f"payload of {envelope.type} v{envelope.version}: {errors}")
+    return envelope

@@ -1,0 +1,64 @@
+"""An eventsourcing Application whose saves can carry index rows and a consumed position."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Protocol
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import ProcessRecorder, Tracking
+
+from services.eventstore.index import IndexOp, Table
+
+
+class IndexedRecorder(Protocol):
+    def install(self, tables: Sequence[Table]) -> None: ...
+
+    def select_rows(
+        self,
+        table: Table,
+        equal: dict[str, Any] | None = None,
+        subtree: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+
+class IndexedApplication(Application):  # type: ignore[type-arg]
+    """Base of every service's application: events, index rows and tracking saved together."""
+
+    tables: ClassVar[tuple[Table, ...]] = ()
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.listeners: list[Callable[[], None]] = []
+        super().__init__(env)
+
+    def construct_recorder(self) -> ProcessRecorder:
+        recorder = self.factory.process_recorder()
+        recorder.install(self.tables)  # type: ignore[attr-defined]
+        return recorder
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+    def record(
+        self,
+        *aggregates: Aggregate,
+        index: Sequence[IndexOp] = (),
+        tracking: Tracking | None = None,
+    ) -> None:
+        """Store the aggregates' new events with their index rows and consumed position, or nothing."""
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        self.events.put(events, index=list(index), tracking=tracking)
+        for listener in self.listeners:
+            listener()
+
+    def select_rows(self, table: Table, **criteria: Any) -> list[dict[str, Any]]:
+        recorder: IndexedRecorder = self.recorder  # type: ignore[assignment]
+        return recorder.select_rows(table, **criteria)
+
+    def position(self, name: str) -> int | None:
+        """Return the last position recorded under this name (a consumed offset, an outbox mark)."""
+        return self.process_recorder.max_tracking_id(name)

@@ -1,0 +1,130 @@
+"""Describe index rows that are written in the same transaction as the events that cause them.
+
+An index answers the queries an event log cannot (cases of a federation by state) and enforces the
+uniqueness an aggregate cannot (one open file per person): both must never disagree with the events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Table:
+    """An index table: a text primary key and text or integer columns."""
+
+    name: str
+    key: str
+    columns: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def all_columns(self) -> tuple[str, ...]:
+        return (self.key, *self.columns)
+
+
+@dataclass(frozen=True)
+class Put:
+    """Insert the row, or replace the row with the same key."""
+
+    table: Table
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Insert the row only if no row holds its key; otherwise the whole save fails."""
+
+    table: Table
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Release:
+    """Delete the row with this key, if any."""
+
+    table: Table
+    key: str
+
+
+IndexOp = Put | Claim | Release
+
+
+class ClaimConflict(Exception):
+    """A claimed key is already held; `holder` is the row that holds it."""
+
+    def __init__(self, table: Table, holder: dict[str, Any]):
+        super().__init__(f"{table.name}: {table.key} already held")
+        self.table = table
+        self.holder = holder
+
+
+class Dialect:
+    """Render index statements with one database's parameter style."""
+
+    def __init__(self, param: str):
+        self.param = param  # e.g. ":{}" for SQLite, "%({})s" for psycopg
+
+    def p(self, name: str) -> str:
+        return self.param.format(name)
+
+    def create(self, table: Table, integer_columns: frozenset[str] = frozenset()) -> list[str]:
+        cols = ", ".join(
+            f"{c} {'BIGINT' if c in integer_columns else 'TEXT'}" for c in table.all_columns
+        )
+        statements = [f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}, PRIMARY KEY ({table.key}))"]
+        for cols_of_index in table.indexes:
+            name = f"{table.name}_{'_'.join(cols_of_index)}_idx"
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({', '.join(cols_of_index)})"
+            )
+        return statements
+
+    def upsert(self, table: Table) -> str:
+        names = table.all_columns
+        updates = ", ".join(f"{c} = excluded.{c}" for c in table.columns)
+        return (
+            f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"VALUES ({', '.join(self.p(c) for c in names)}) "
+            f"ON CONFLICT ({table.key}) DO UPDATE SET {updates}"
+        )
+
+    def claim(self, table: Table) -> str:
+        names = table.all_columns
+        return (
+            f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"VALUES ({', '.join(self.p(c) for c in names)}) "
+            f"ON CONFLICT ({table.key}) DO NOTHING RETURNING {table.key}"
+        )
+
+    def delete(self, table: Table) -> str:
+        return f"DELETE FROM {table.name} WHERE {table.key} = {self.p('key')}"
+
+    def select(
+        self, table: Table, equal: dict[str, Any], subtree: tuple[str, str] | None, limit: int | None
+    ) -> tuple[str, dict[str, Any]]:
+        clauses, params = [], dict(equal)
+        for column in equal:
+            clauses.append(f"{column} = {self.p(column)}")
+        if subtree is not None:
+            column, root = subtree
+            params["subtree_root"], params["subtree_like"] = root, root + ".%"
+            clauses.append(
+                f"({column} = {self.p('subtree_root')} OR {column} LIKE {self.p('subtree_like')})"
+            )
+        sql = f"SELECT {', '.join(table.all_columns)} FROM {table.name}"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY {table.key}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return sql, params
+
+
+def row_params(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """Return the row's values for every column, None for the ones it leaves out."""
+    unknown = set(row) - set(table.all_columns)
+    if unknown:
+        raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
+    return {c: row.get(c) for c in table.all_columns}

@@ -1,0 +1,67 @@
+"""In-memory event store with index rows, for unit tests: the same behaviour, nothing on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import ProcessRecorder, StoredEvent
+from eventsourcing.popo import POPOFactory, POPOProcessRecorder
+
+from services.eventstore.index import Claim, ClaimConflict, IndexOp, Put, Release, Table, row_params
+
+
+class MemoryIndexedRecorder(POPOProcessRecorder):
+    """Keep events, tracking and index rows in dicts, changed together under one lock."""
+
+    def install(self, tables: Sequence[Table]) -> None:
+        self._rows: dict[str, dict[str, dict[str, Any]]] = {t.name: {} for t in tables}
+
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        ops: Sequence[IndexOp] = kwargs.get("index", ())
+        for op in ops:
+            if isinstance(op, Claim):
+                holder = self._rows[op.table.name].get(op.row[op.table.key])
+                if holder is not None:
+                    raise ClaimConflict(op.table, dict(holder))
+
+    def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        notification_ids = super()._update_table(stored_events, **kwargs)
+        ops: Sequence[IndexOp] = kwargs.get("index", ())
+        for op in ops:
+            rows = self._rows[op.table.name]
+            if isinstance(op, (Put, Claim)):
+                rows[op.row[op.table.key]] = row_params(op.table, op.row)
+            elif isinstance(op, Release):
+                rows.pop(op.key, None)
+        return notification_ids
+
+    def select_rows(
+        self,
+        table: Table,
+        equal: dict[str, Any] | None = None,
+        subtree: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        with self._database_lock:
+            rows = sorted(self._rows[table.name].values(), key=lambda r: r[table.key])
+        found = [dict(r) for r in rows if _matches(r, equal or {}, subtree)]
+        return found[:limit] if limit is not None else found
+
+
+def _matches(row: dict[str, Any], equal: dict[str, Any], subtree: tuple[str, str] | None) -> bool:
+    if any(row.get(k) != v for k, v in equal.items()):
+        return False
+    if subtree is None:
+        return True
+    column, root = subtree
+    value = str(row.get(column) or "")
+    return value == root or value.startswith(root + ".")
+
+
+class MemoryIndexedFactory(POPOFactory):
+    """Build in-memory recorders that can write index rows."""
+
+    def process_recorder(self) -> ProcessRecorder:
+        return MemoryIndexedRecorder()

@@ -1,0 +1,67 @@
+"""Run services: `python -m services.run` runs them all in one process (the embedded default);
+`python -m services.run intake` runs one, as each process does past one machine."""
+
+from __future__ import annotations
+
+import eventlet
+
+eventlet.monkey_patch()  # before anything imports socket, threading, kafka or psycopg
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")  # psycopg must yield to the eventlet hub
+
+from nameko.containers import ServiceContainer  # noqa: E402
+
+from services.runtime.config import data_dir, service_config, uses_dev_secrets  # noqa: E402
+
+log = logging.getLogger("relief")
+
+
+def service_classes() -> dict[str, type]:
+    from services.audit.service import AuditService
+    from services.intake.service import IntakeService
+
+    return {"intake": IntakeService, "audit": AuditService}
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=os.environ.get("RELIEF_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    available = service_classes()
+    wanted = argv or list(available)
+    unknown = [name for name in wanted if name not in available]
+    if unknown:
+        print(f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(available)}", file=sys.stderr)
+        return 2
+    os.makedirs(data_dir(), exist_ok=True)
+    containers = []
+    for name in wanted:
+        config = service_config(name)
+        if uses_dev_secrets(config):
+            log.warning("%s uses the development JWT secret or person key: not for production", name)
+        container = ServiceContainer(available[name], config)
+        container.start()
+        containers.append(container)
+        print(f"{name:8} http://{config['WEB_SERVER_ADDRESS']}  store {config['STORE_URL']}", flush=True)
+    print(f"transport {service_config(wanted[0])['TRANSPORT_URL']}  (data in {data_dir()})", flush=True)
+
+    stopping = eventlet.event.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        if not stopping.ready():
+            stopping.send(signum)
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    stopping.wait()
+    for container in containers:
+        container.stop()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,36 @@
+"""Build each service's nameko config from environment variables, with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+PORTS = {"intake": 8001, "pairing": 8002, "aid": 8003, "audit": 8004}
+# Development secrets: fine on one machine; production sets RELIEF_JWT_SECRET and RELIEF_PERSON_KEY.
+DEV_JWT_SECRET = "relief-development-secret-do-not-use-in-production"
+DEV_PERSON_KEY = "relief-development-person-key"
+
+
+def data_dir(env: Mapping[str, str] = os.environ) -> str:
+    return os.path.abspath(env.get("RELIEF_DATA_DIR", "var"))
+
+
+def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Return the config of one service: where it listens, stores events and exchanges them."""
+    data = data_dir(env)
+    upper = service.upper()
+    return {
+        "SERVICE": service,
+        "WEB_SERVER_ADDRESS": env.get(f"RELIEF_{upper}_ADDRESS", f"127.0.0.1:{PORTS[service]}"),
+        "STORE_URL": env.get(f"RELIEF_{upper}_STORE", f"sqlite:///{data}/{service}.db"),
+        "TRANSPORT_URL": env.get("RELIEF_TRANSPORT", f"embedded:///{data}/bus.db"),
+        "JWT_SECRET": env.get("RELIEF_JWT_SECRET", DEV_JWT_SECRET),
+        "PERSON_KEY": env.get("RELIEF_PERSON_KEY", DEV_PERSON_KEY),
+        "CIPHER_KEY": env.get(f"RELIEF_{upper}_CIPHER_KEY", env.get("RELIEF_CIPHER_KEY", "")),
+        "max_workers": int(env.get("RELIEF_MAX_WORKERS", "50")),
+    }
+
+
+def uses_dev_secrets(config: Mapping[str, Any]) -> bool:
+    return config["JWT_SECRET"] == DEV_JWT_SECRET or config["PERSON_KEY"] == DEV_PERSON_KEY

@@ -1,0 +1,63 @@
+"""Publish a service's stored events from its notification log (the outbox), never 'save then send'.
+
+The relay records how far it got only after the transport acknowledged the batch, so a relay
+killed at any point resends on restart; the event id is derived from the stored event, so a
+consumer recognises the resend.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
+
+from services.contracts import Envelope, encode, topic_for
+from services.eventstore import IndexedApplication
+from services.transport import Publisher
+from services.web.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
+
+log = logging.getLogger(__name__)
+
+OUTBOX_POSITION = "outbox"
+
+# Turn one stored event into its integration event, or None if it is internal to the service.
+Outbound = Callable[[IndexedApplication, Notification, datetime], Envelope | None]
+
+
+class OutboxRelay:
+    def __init__(
+        self, app: IndexedApplication, publisher: Publisher, outbound: Outbound, service: str, batch: int = 200
+    ):
+        self.app, self.publisher, self.outbound = app, publisher, outbound
+        self.service, self.batch = service, batch
+        self.topic = topic_for(service)
+
+    def publish_pending(self) -> int:
+        """Publish the next batch of stored events; return how many stored events it covered."""
+        done = self.app.position(OUTBOX_POSITION) or 0
+        notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
+            start=done, limit=self.batch, inclusive_of_start=False
+        )
+        if not notifications:
+            OUTBOX_BACKLOG.labels(self.service).set(0)
+            return 0
+        now = datetime.now(UTC)
+        sent = 0
+        for notification in notifications:
+            envelope = self.outbound(self.app, notification, now)
+            if envelope is not None:
+                headers = {"event-type": envelope.type, "event-id": envelope.event_id}
+                self.publisher.publish(self.topic, envelope.case_id, encode(envelope), headers)
+                sent += 1
+        self.publisher.flush()
+        try:
+            self.app.process_recorder.insert_tracking(Tracking(OUTBOX_POSITION, notifications[-1].id))
+        except IntegrityError:
+            # Another relay of this service got there first: its consumers see duplicates, not gaps.
+            log.warning("outbox position %s already passed by another relay", notifications[-1].id)
+        EVENTS_PUBLISHED.labels(self.service, self.topic).inc(sent)
+        newest = self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+        OUTBOX_BACKLOG.labels(self.service).set(max(0, newest - notifications[-1].id))
+        return len(notifications)

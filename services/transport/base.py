@@ -1,0 +1,63 @@
+"""The one interface both transports implement, so service code never knows which it runs on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Where a consumer resumes: given (topic, partition), the last offset it processed, or None.
+StartAt = Callable[[str, int], int | None]
+
+
+class PublishFailed(Exception):
+    """The transport did not acknowledge every message; none may be counted as sent."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message as a consumer receives it, with the position it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def position_name(self) -> str:
+        """Name under which a consumer tracks how far it has read this partition."""
+        return f"{self.topic}:{self.partition}"
+
+
+class Publisher(Protocol):
+    def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
+        """Queue a message; it counts as sent only after flush() returns."""
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every queued message is acknowledged, or raise PublishFailed."""
+
+
+class Subscription(Protocol):
+    def poll(self, timeout: float) -> Sequence[Message]:
+        """Return the next messages in partition order, waiting up to timeout seconds for one."""
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Return, per partition read so far, how many messages are behind its end."""
+
+    def commit(self, messages: Sequence[Message]) -> None:
+        """Tell the transport these were processed (an operator's view; consumers track their own)."""
+
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    def publisher(self) -> Publisher: ...
+
+    def subscribe(self, group: str, topics: Sequence[str], start_at: StartAt) -> Subscription:
+        """Read topics from just after the position start_at gives, or from the beginning."""
+
+    def ensure_topics(self, topics: Sequence[str]) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,150 @@
+"""The Kafka transport (kafka-python), for a system that spans more than one machine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
+
+from services.contracts.topics import PARTITIONS
+from services.transport.base import Message, PublishFailed, StartAt
+
+log = logging.getLogger(__name__)
+
+
+class KafkaTransport:
+    def __init__(self, bootstrap: str, replication: int = 1, client_id: str = "relief"):
+        self.bootstrap = bootstrap.split(",")
+        self.replication = replication
+        self.client_id = client_id
+
+    def publisher(self) -> KafkaPublisher:
+        return KafkaPublisher(
+            KafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                client_id=self.client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=2,
+            )
+        )
+
+    def subscribe(self, group: str, topics: Sequence[str], start_at: StartAt) -> KafkaSubscription:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=500,
+        )
+        consumer.subscribe(list(topics), listener=_ResumeFromTracking(consumer, start_at))
+        return KafkaSubscription(consumer)
+
+    def ensure_topics(self, topics: Sequence[str]) -> None:
+        """Create missing topics with the system's partition count; existing ones are left alone."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
+        try:
+            existing = set(admin.list_topics())
+            missing = [
+                NewTopic(name=t, num_partitions=PARTITIONS, replication_factor=self.replication)
+                for t in topics
+                if t not in existing
+            ]
+            if missing:
+                try:
+                    admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass  # another service created it first
+        finally:
+            admin.close()
+
+    def close(self) -> None:
+        """Clients are owned by the publishers and subscriptions handed out."""
+
+
+class KafkaPublisher:
+    def __init__(self, producer: KafkaProducer):
+        self._producer = producer
+        self._futures: list[Any] = []
+
+    def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
+        encoded = [(k, v.encode()) for k, v in (headers or {}).items()]
+        self._futures.append(self._producer.send(topic, value=value, key=key.encode(), headers=encoded))
+
+    def flush(self, timeout: float = 30.0) -> None:
+        futures, self._futures = self._futures, []
+        try:
+            self._producer.flush(timeout=timeout)
+        except KafkaError as exc:
+            raise PublishFailed(f"flush: {exc}") from exc
+        failed = [f.exception for f in futures if not f.succeeded()]
+        if failed:
+            raise PublishFailed(f"{len(failed)} of {len(futures)} not acknowledged: {failed[0]}")
+
+    def close(self) -> None:
+        self._producer.close(timeout=5)
+
+
+class KafkaSubscription:
+    def __init__(self, consumer: KafkaConsumer):
+        self._consumer = consumer
+        self._seen: dict[TopicPartition, int] = {}
+
+    def poll(self, timeout: float) -> list[Message]:
+        batches = self._consumer.poll(timeout_ms=int(timeout * 1000))
+        messages = []
+        for tp, records in batches.items():
+            for r in records:
+                headers = {k: (v or b"").decode(errors="replace") for k, v in (r.headers or [])}
+                key = r.key.decode(errors="replace") if r.key is not None else None
+                messages.append(Message(r.topic, r.partition, r.offset, key, r.value, headers))
+            if records:
+                self._seen[tp] = records[-1].offset + 1
+        return messages
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        lags = {}
+        for tp in self._consumer.assignment():
+            end = self._consumer.highwater(tp)
+            if end is not None and tp in self._seen:
+                lags[(tp.topic, tp.partition)] = max(0, end - self._seen[tp])
+        return lags
+
+    def commit(self, messages: Sequence[Message]) -> None:
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for m in messages:
+            offsets[TopicPartition(m.topic, m.partition)] = OffsetAndMetadata(m.offset + 1, "", -1)
+        if offsets:
+            try:
+                self._consumer.commit(offsets=offsets)
+            except KafkaError as exc:  # only an operator's view of progress; tracking is the truth
+                log.warning("offset commit failed: %s", exc)
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+
+class _ResumeFromTracking(ConsumerRebalanceListener):
+    """On assignment, seek each partition to just after the offset the service last recorded."""
+
+    def __init__(self, consumer: KafkaConsumer, start_at: StartAt):
+        self._consumer = consumer
+        self._start_at = start_at
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        for tp in assigned:
+            done = self._start_at(tp.topic, tp.partition)
+            if done is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, done + 1)

@@ -1,0 +1,1 @@
+"""The HTTP side every service shares: tokens, JSON entrypoints, errors, metrics and OpenAPI."""

@@ -1,0 +1,71 @@
+"""Bearer tokens (signed JWTs) that name the user, the role and the federation they act in."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from services.contracts.envelope import FEDERATION_CODE
+
+ROLES = ("caseworker", "approver", "cadre", "auditor", "admin")
+ALGORITHM = "HS256"
+
+
+class Unauthenticated(Exception):
+    """No valid bearer token came with the request."""
+
+
+class Forbidden(Exception):
+    """The token is valid but its role or federation does not allow this."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a user with one role inside one federation's subtree."""
+
+    user: str
+    role: str
+    federation: str
+
+    def require_role(self, *roles: str) -> None:
+        if self.role not in roles:
+            raise Forbidden(f"role {self.role} may not do this; needs {' or '.join(roles)}")
+
+    def covers(self, federation: str) -> bool:
+        return federation == self.federation or federation.startswith(self.federation + ".")
+
+    def require_covers(self, federation: str) -> None:
+        if not self.covers(federation):
+            raise Forbidden(f"federation {federation} is outside {self.federation}")
+
+
+def issue_token(secret: str, user: str, role: str, federation: str, ttl_seconds: int = 8 * 3600) -> str:
+    """Sign a token for a user; used by `make token` and by tests."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if not FEDERATION_CODE.match(federation):
+        raise ValueError(f"federation {federation!r} is not a code like gs or gs.by")
+    now = int(time.time())
+    claims = {"sub": user, "role": role, "fed": federation, "iat": now, "exp": now + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_token(secret: str, authorization: str | None) -> Principal:
+    """Verify an Authorization header and return who it names, or raise Unauthenticated."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthenticated("missing bearer token")
+    try:
+        claims = jwt.decode(
+            authorization[len("Bearer ") :],
+            secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"invalid token: {exc}") from None
+    role, federation = claims.get("role"), claims.get("fed")
+    if role not in ROLES or not isinstance(federation, str) or not FEDERATION_CODE.match(federation):
+        raise Unauthenticated("token lacks a valid role or federation")
+    return Principal(user=str(claims["sub"]), role=role, federation=federation)

@@ -1,0 +1,43 @@
+"""The Prometheus metrics every service exports on GET /metrics; labels never carry personal data."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "relief_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "relief_http_request_seconds",
+    "Time to answer an HTTP request",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+EVENTS_PUBLISHED = Counter(
+    "relief_events_published_total", "Integration events published from the outbox", ["service", "topic"]
+)
+EVENTS_CONSUMED = Counter(
+    "relief_events_consumed_total", "Integration events consumed and processed", ["service", "topic"]
+)
+EVENTS_DUPLICATE = Counter(
+    "relief_events_duplicate_total", "Redelivered events recognised and skipped", ["service", "topic"]
+)
+DEAD_LETTERED = Counter(
+    "relief_events_dead_lettered_total", "Messages sent to the dead-letter topic", ["service", "topic", "stage"]
+)
+CONSUMER_LAG = Gauge(
+    "relief_consumer_lag_messages", "Messages behind the end of the partition", ["service", "topic", "partition"]
+)
+OUTBOX_BACKLOG = Gauge(
+    "relief_outbox_backlog_events", "Stored events not yet published", ["service"]
+)
+PROCESSING_SECONDS = Histogram(
+    "relief_event_processing_seconds",
+    "Time to process one consumed event",
+    ["service", "topic"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)
+DELIVERY_SECONDS = Histogram(
+    "relief_event_delivery_seconds",
+    "Time from an event occurring in its service to its processing here",
+    ["service", "topic"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
