@@ -1,0 +1,145 @@
+"""Start the services for tests: in this process (nameko containers) or as separate processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from services.runtime.config import DEV_JWT_SECRET, service_config
+from services.web.auth import issue_token
+from tests.harness.postgres import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Client:
+    """A caller of one service, holding one user's token."""
+
+    def __init__(self, base_url: str, token: str | None):
+        self.base_url = base_url
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.get(self.base_url + path, timeout=10, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        return self.session.post(self.base_url + path, json=body, timeout=10, **kwargs)
+
+
+def environment(data_dir: Path, transport: str | None = None, stores: dict[str, str] | None = None) -> dict[str, str]:
+    """The RELIEF_* variables for a system whose data lives in data_dir, on free ports."""
+    env = {"RELIEF_DATA_DIR": str(data_dir), "RELIEF_LOG_LEVEL": "WARNING"}
+    for name in ("intake", "audit"):
+        env[f"RELIEF_{name.upper()}_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    if transport:
+        env["RELIEF_TRANSPORT"] = transport
+    for name, url in (stores or {}).items():
+        env[f"RELIEF_{name.upper()}_STORE"] = url
+    return env
+
+
+class System:
+    """Base of both ways to run: knows the addresses and hands out clients."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+
+    def url(self, service: str) -> str:
+        return "http://" + self.env[f"RELIEF_{service.upper()}_ADDRESS"]
+
+    def client(self, service: str, role: str | None = "caseworker", fed: str = "gs.by", user: str = "li") -> Client:
+        token = issue_token(DEV_JWT_SECRET, user, role, fed) if role else None
+        return Client(self.url(service), token)
+
+
+class InProcessSystem(System):
+    """Intake and audit as nameko containers in the test process (the embedded default)."""
+
+    def __init__(self, env: dict[str, str]):
+        super().__init__(env)
+        self.containers: list[Any] = []
+
+    def start(self) -> InProcessSystem:
+        from nameko.containers import ServiceContainer
+
+        from services.run import service_classes
+
+        os.makedirs(self.env["RELIEF_DATA_DIR"], exist_ok=True)
+        for name, cls in service_classes().items():
+            container = ServiceContainer(cls, service_config(name, {**os.environ, **self.env}))
+            container.start()
+            self.containers.append(container)
+        return self
+
+    def stop(self) -> None:
+        from services.transport.factory import forget
+
+        for container in self.containers:
+            container.stop()
+        forget(service_config("intake", {**os.environ, **self.env})["TRANSPORT_URL"])
+
+
+class ProcessSystem(System):
+    """Each service in its own `python -m services.run NAME` process, as past one machine."""
+
+    def __init__(self, env: dict[str, str], services: tuple[str, ...] = ("intake", "audit")):
+        super().__init__(env)
+        self.services = services
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, *names: str, extra: dict[str, str] | None = None) -> ProcessSystem:
+        for name in names or self.services:
+            log = open(Path(self.env["RELIEF_DATA_DIR"]) / f"{name}.log", "ab")  # noqa: SIM115
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "services.run", name],
+                cwd=ROOT,
+                env={**os.environ, **self.env, **(extra or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            self.wait_healthy(name)
+        return self
+
+    def wait_healthy(self, name: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.procs[name].returncode}: {self.log(name)[-2000:]}")
+            try:
+                if requests.get(self.url(name) + "/health", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{name} not healthy after {timeout}s: {self.log(name)[-2000:]}")
+
+    def wait_exit(self, name: str, timeout: float = 30) -> int:
+        return self.procs[name].wait(timeout)
+
+    def kill(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait(10)
+
+    def stop(self, *names: str) -> None:
+        for name in names or list(self.procs):
+            proc = self.procs[name]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+
+    def log(self, name: str) -> str:
+        path = Path(self.env["RELIEF_DATA_DIR"]) / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""

@@ -1,0 +1,182 @@
+"""The intake HTTP API through a real nameko container: validation, access and errors."""
+
+import copy
+
+import pytest
+
+from tests.factories import WORKFLOW, application_body
+from tests.harness.services import InProcessSystem, environment
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    running = InProcessSystem(environment(tmp_path_factory.mktemp("http"))).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def staff(system):
+    return system.client("intake", "caseworker", "gs.by", "li")
+
+
+def case_count(system):
+    return len(system.client("intake", "admin", "gs").get("/cases").json()["cases"])
+
+
+def set_path(body, path, value):
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    if value is DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+
+
+DELETE = object()
+BAD_FIELDS = [
+    (("federation",), "GS.BY", "federation"),
+    (("federation",), DELETE, "federation"),
+    (("worker", "id_number"), "62040219800517001", "worker.id_number"),
+    (("worker", "id_number"), "620402198005170015", "worker.id_number"),
+    (("worker", "id_number"), "620402198002300014", "worker.id_number"),
+    (("worker", "name"), "", "worker.name"),
+    (("worker", "phone"), "12345", "worker.phone"),
+    (("worker", "migrant"), "maybe", "worker.migrant"),
+    (("household", "monthly_income"), "-1", "household.monthly_income"),
+    (("household", "monthly_income"), "lots", "household.monthly_income"),
+    (("household", "subsistence_line"), "0", "household.subsistence_line"),
+    (("household", "members", 0, "relation"), "cousin-ish", "household.members.0.relation"),
+    (("household", "members", 0, "age"), -3, "household.members.0.age"),
+    (("household", "members", 0, "health"), "fine", "household.members.0.health"),
+    (("household", "members", 0, "schooling"), "phd", "household.members.0.schooling"),
+    (("category",), "poor", "category"),
+    (("causes",), [], "causes"),
+    (("causes",), ["illness", "bad_luck"], "causes.1"),
+    (("unexpected",), 1, "unexpected"),
+]
+
+
+def field_at(fields, dotted):
+    node = fields
+    for part in dotted.split("."):
+        key = int(part) if part.isdigit() and int(part) in node else part
+        node = node[key]
+    return node
+
+
+@pytest.mark.parametrize(("path", "value", "field"), BAD_FIELDS, ids=[f[2] + ":" + repr(f[1])[:12] for f in BAD_FIELDS])
+def test_each_bad_field_is_a_400_naming_it_and_records_nothing(system, staff, path, value, field):
+    before = case_count(system)
+    body = application_body()
+    set_path(body, path, value)
+    response = staff.post("/cases", body)
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert error["error"] == "bad_request"
+    assert field_at(error["fields"], field)
+    assert case_count(system) == before
+
+
+def test_a_body_that_is_not_json_is_a_400(staff):
+    response = staff.post("/cases", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "body" in response.json()["fields"]
+
+
+def test_bad_dates_in_workflow_steps_are_400(staff):
+    case_id = staff.post("/cases", application_body()).json()["case_id"]
+    step = copy.deepcopy(WORKFLOW[0][1])
+    step["visited_on"] = "2026-02-30"
+    response = staff.post(f"/cases/{case_id}/verification", step)
+    assert response.status_code == 400
+    assert "visited_on" in response.json()["fields"]
+
+
+def test_the_workflow_runs_to_filed_and_each_step_is_visible(system, staff):
+    case_id = staff.post("/cases", application_body()).json()["case_id"]
+    approver = system.client("intake", "approver", "gs.by", "wang")
+    for step, body in WORKFLOW:
+        caller = approver if step == "approval" else staff
+        response = caller.post(f"/cases/{case_id}/{step}", body)
+        assert response.status_code == 201, response.text
+    case = staff.get(f"/cases/{case_id}").json()
+    assert case["state"] == "filed"
+    assert case["approval"]["approver"] == "wang"
+
+
+def test_an_illegal_transition_is_409_with_the_reason(system, staff):
+    case_id = staff.post("/cases", application_body()).json()["case_id"]
+    response = system.client("intake", "approver", "gs.by", "wang").post(
+        f"/cases/{case_id}/approval", {"approved_on": "2026-03-13"}
+    )
+    assert response.status_code == 409
+    assert response.json()["error"] == "illegal_transition"
+    assert "must be on_notice" in response.json()["message"]
+
+
+def test_objection_upheld_returns_the_case_to_verification(system, staff):
+    case_id = staff.post("/cases", application_body()).json()["case_id"]
+    for step, body in WORKFLOW[:3]:
+        assert staff.post(f"/cases/{case_id}/{step}", body).status_code == 201
+    raised = staff.post(f"/cases/{case_id}/objections", {"raised_on": "2026-03-08", "by": "邻居", "reason": "有车"})
+    objection_id = raised.json()["objection_id"]
+    resolved = staff.post(f"/cases/{case_id}/objections/{objection_id}/resolution", {"upheld": True, "notes": "属实"})
+    assert resolved.json()["state"] == "applied"
+
+
+def test_no_token_is_401(system):
+    assert system.client("intake", role=None).post("/cases", application_body()).status_code == 401
+    assert system.client("intake", role=None).get("/cases").status_code == 401
+
+
+def test_a_forged_token_is_401(system):
+    client = system.client("intake", role=None)
+    client.session.headers["Authorization"] = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    assert client.get("/cases").status_code == 401
+
+
+def test_a_role_that_may_not_act_is_403(system):
+    cadre = system.client("intake", "cadre", "gs.by", "zhou")
+    assert cadre.post("/cases", application_body()).status_code == 403
+
+
+def test_opening_a_case_outside_ones_federation_is_403(staff):
+    response = staff.post("/cases", application_body("gs.ln"))
+    assert response.status_code == 403
+    assert "outside gs.by" in response.json()["message"]
+
+
+def test_a_case_in_another_subtree_is_404_and_not_listed(system):
+    other = system.client("intake", "caseworker", "gs.ln", "ma")
+    case_id = other.post("/cases", application_body("gs.ln.xg")).json()["case_id"]
+    ours = system.client("intake", "caseworker", "gs.by", "li")
+    assert ours.get(f"/cases/{case_id}").status_code == 404
+    assert case_id not in {c["case_id"] for c in ours.get("/cases").json()["cases"]}
+    assert case_id in {c["case_id"] for c in system.client("intake", "auditor", "gs").get("/cases").json()["cases"]}
+
+
+def test_list_filters_by_federation_and_state(system, staff):
+    case_id = staff.post("/cases", application_body("gs.by.jc")).json()["case_id"]
+    staff.post(f"/cases/{case_id}/withdrawal", {"reason": "搬离"})
+    listed = staff.get("/cases", params={"federation": "gs.by.jc", "state": "withdrawn"}).json()["cases"]
+    assert [c["case_id"] for c in listed] == [case_id]
+    assert staff.get("/cases", params={"state": "nonsense"}).status_code == 400
+
+
+def test_only_caseworkers_and_approvers_see_full_personal_data(system, staff):
+    body = application_body()
+    case_id = staff.post("/cases", body).json()["case_id"]
+    assert staff.get(f"/cases/{case_id}").json()["worker"]["id_number"] == body["worker"]["id_number"]
+    seen = system.client("intake", "auditor", "gs").get(f"/cases/{case_id}").json()["worker"]
+    assert seen["id_number"] == body["worker"]["id_number"][:4] + "*" * 10 + body["worker"]["id_number"][-4:]
+    assert seen["phone"] == "139****5678"
+
+
+def test_health_and_metrics_need_no_token(system):
+    anonymous = system.client("intake", role=None)
+    assert anonymous.get("/health").json() == {"status": "ok", "service": "intake"}
+    metrics = anonymous.get("/metrics").text
+    assert 'relief_http_requests_total{method="POST",route="/cases",service="intake",status="201"}' in metrics
+    assert "relief_http_request_seconds_bucket" in metrics
