@@ -33,7 +33,9 @@ def service_classes() -> dict[str, type]:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=os.environ.get("RELIEF_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("RELIEF_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     available = service_classes()
     wanted = argv or list(available)
     unknown = [name for name in wanted if name not in available]

@@ -13,7 +13,7 @@ from services.contracts import intake_events
 class Contract:
     """One published event type at one schema version, and the service that owns it."""
 
-    type: str
+    name: str
     version: int
     service: str
     schema: type[Schema]

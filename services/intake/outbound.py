@@ -37,7 +37,7 @@ def event_id(originator_id: UUID, version: int) -> str:
 
 
 def case_event(app: IndexedApplication, notification: Notification, now: datetime) -> Envelope | None:
-    domain_event = app.mapper.to_domain_event(notification)
+    domain_event: Any = app.mapper.to_domain_event(notification)
     event_type = TYPES.get(type(domain_event).__name__)
     if event_type is None:
         return None

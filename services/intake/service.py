@@ -44,7 +44,8 @@ class IntakeService(Operations):
     cases: Cases = EventStore(Cases, outbound=case_event, PERSON_KEY="PERSON_KEY")  # type: ignore[assignment]
     waker = HubWaker()
 
-    @route("POST", "/cases", roles=STAFF, body=OpenCaseRequest, response=CaseView, summary="Open an application (申请)")
+    @route("POST", "/cases", roles=STAFF, body=OpenCaseRequest, response=CaseView,
+           summary="Open an application (申请)")
     def open_case(self, request: Request, principal: Principal, body: dict[str, Any]) -> tuple[int, Any]:
         principal.require_covers(body["federation"])
         case = self.cases.open_case(opened_by=principal.user, **body)
@@ -58,19 +59,25 @@ class IntakeService(Operations):
 
     @route("POST", "/cases/<case_id>/deliberation", roles=STAFF, body=DeliberationRequest, response=CaseView,
            summary="Record the deliberation (评议)")
-    def deliberate(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> tuple[int, Any]:
+    def deliberate(
+        self, request: Request, principal: Principal, body: dict[str, Any], case_id: str
+    ) -> tuple[int, Any]:
         case = self.cases.deliberate(case_id, principal.federation, by=principal.user, **body)
         return 201, case_view(case, principal)
 
     @route("POST", "/cases/<case_id>/notice", roles=STAFF, body=NoticeRequest, response=CaseView,
            summary="Publish the public notice (公示)")
-    def publish_notice(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> tuple[int, Any]:
+    def publish_notice(
+        self, request: Request, principal: Principal, body: dict[str, Any], case_id: str
+    ) -> tuple[int, Any]:
         case = self.cases.publish_notice(case_id, principal.federation, by=principal.user, **body)
         return 201, case_view(case, principal)
 
     @route("POST", "/cases/<case_id>/objections", roles=STAFF, body=ObjectionRequest, response=ObjectionCreated,
            summary="Record an objection raised during the notice")
-    def raise_objection(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> tuple[int, Any]:
+    def raise_objection(
+        self, request: Request, principal: Principal, body: dict[str, Any], case_id: str
+    ) -> tuple[int, Any]:
         case, objection_id = self.cases.raise_objection(case_id, principal.federation, **body)
         return 201, {"objection_id": objection_id, "case": case_view(case, principal)}
 

@@ -6,6 +6,7 @@ the reason and the consumer moves on; a store or broker outage is retried, never
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -22,8 +23,9 @@ from nameko.extensions import Entrypoint
 
 from services.contracts import DEAD_LETTER_TOPIC, Envelope, InvalidEvent, decode
 from services.eventstore import IndexedApplication
+from services.runtime import failpoints
 from services.runtime.store import EventStore
-from services.transport import Message, PublishFailed, Publisher, transport_for
+from services.transport import Message, Publisher, PublishFailed, transport_for
 from services.web.metrics import (
     CONSUMER_LAG,
     DEAD_LETTERED,
@@ -87,7 +89,9 @@ class EventConsumer(Entrypoint):
                 while not self._stopping:
                     messages = subscription.poll(0.5)
                     for message in messages:
+                        failpoints.reached("consumer.before_record")
                         self._process(app, message, dead_letters)
+                        failpoints.reached("consumer.after_record")
                     subscription.commit(messages)
                     for (topic, partition), lag in subscription.lag().items():
                         CONSUMER_LAG.labels(self.container.service_name, topic, str(partition)).set(lag)
@@ -165,10 +169,8 @@ class EventConsumer(Entrypoint):
             except PublishFailed as exc:
                 log.warning("dead-letter publish failed: %s; retrying", exc)
                 eventlet.sleep(1.0)
-        try:
+        with contextlib.suppress(IntegrityError):  # redelivered after an earlier run parked it already
             app.record(tracking=tracking)
-        except IntegrityError:
-            pass  # redelivered after an earlier run parked it already
         DEAD_LETTERED.labels(self.container.service_name, message.topic, stage).inc()
         log.error("dead-lettered %s@%s (%s): %s", message.position_name, message.offset, stage, reason)
 

@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from services.contracts import Envelope, encode, topic_for
 from services.eventstore import IndexedApplication
+from services.runtime import failpoints
 from services.transport import Publisher
 from services.web.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 
@@ -43,6 +44,7 @@ class OutboxRelay:
         if not notifications:
             OUTBOX_BACKLOG.labels(self.service).set(0)
             return 0
+        failpoints.reached("outbox.before_publish")
         now = datetime.now(UTC)
         sent = 0
         for notification in notifications:
@@ -52,6 +54,7 @@ class OutboxRelay:
                 self.publisher.publish(self.topic, envelope.case_id, encode(envelope), headers)
                 sent += 1
         self.publisher.flush()
+        failpoints.reached("outbox.after_flush")
         try:
             self.app.process_recorder.insert_tracking(Tracking(OUTBOX_POSITION, notifications[-1].id))
         except IntegrityError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -58,10 +59,8 @@ class KafkaTransport:
                 if t not in existing
             ]
             if missing:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # another service created it first
                     admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass  # another service created it first
         finally:
             admin.close()
 

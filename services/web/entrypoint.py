@@ -41,7 +41,7 @@ class Api(HttpRequestHandler):
         self.errors = {**COMMON_ERRORS, **(errors or {})}
 
     def get_entrypoint_parameters(self, request: Request) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        kwargs: dict[str, Any] = dict(request.path_values)
+        kwargs: dict[str, Any] = dict(request.path_values)  # type: ignore[attr-defined]
         if not self.public:
             principal = read_token(self.container.config["JWT_SECRET"], request.headers.get("Authorization"))
             if self.roles:

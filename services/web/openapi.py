@@ -72,9 +72,8 @@ def _operation(route: Api) -> dict[str, Any]:
         operation["responses"]["403"] = _error("role or federation not allowed")
     if "<" in route.url:
         operation["responses"]["404"] = _error("not found in your federation")
-    for status, code in sorted(set(route.errors.values())):
-        if status == 409:
-            operation["responses"]["409"] = _error("conflicts with the current state")
+    if any(status == 409 for status, _ in route.errors.values()):
+        operation["responses"]["409"] = _error("conflicts with the current state")
     return operation
 
 
