@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,7 @@ def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[st
         "JWT_SECRET": env.get("RELIEF_JWT_SECRET", DEV_JWT_SECRET),
         "PERSON_KEY": env.get("RELIEF_PERSON_KEY", DEV_PERSON_KEY),
         "CIPHER_KEY": env.get(f"RELIEF_{upper}_CIPHER_KEY", env.get("RELIEF_CIPHER_KEY", "")),
+        "INSTANCE_ID": env.get(f"RELIEF_{upper}_INSTANCE", f"{service}-{socket.gethostname()}"),
         "max_workers": int(env.get("RELIEF_MAX_WORKERS", "50")),
     }
 

@@ -82,7 +82,10 @@ class EventConsumer(Entrypoint):
             transport = transport_for(self.container.config["TRANSPORT_URL"])
             transport.ensure_topics([*self.topics, DEAD_LETTER_TOPIC])
             subscription = transport.subscribe(
-                self.container.service_name, self.topics, lambda t, p: app.position(f"{t}:{p}")
+                self.container.service_name,
+                self.topics,
+                lambda t, p: app.position(f"{t}:{p}"),
+                instance=self.container.config.get("INSTANCE_ID"),
             )
             dead_letters = transport.publisher()
             try:
@@ -113,7 +116,7 @@ class EventConsumer(Entrypoint):
                 self._dead_letter(app, message, dead_letters, "decode", exc.reason, tracking)
                 return
             try:
-                self._handle(Delivery(envelope, tracking))
+                added = self._handle(Delivery(envelope, tracking))
             except IntegrityError:
                 if (app.position(message.position_name) or -1) >= message.offset:
                     EVENTS_DUPLICATE.labels(service, message.topic).inc()
@@ -128,6 +131,8 @@ class EventConsumer(Entrypoint):
                 self._dead_letter(app, message, dead_letters, "handler", reason, tracking)
                 return
             else:
+                if added is False:  # the handler recognised an event it already had (a resend)
+                    EVENTS_DUPLICATE.labels(service, message.topic).inc()
                 EVENTS_CONSUMED.labels(service, message.topic).inc()
                 PROCESSING_SECONDS.labels(service, message.topic).observe(time.perf_counter() - started)
                 age = (datetime.now(UTC) - envelope.occurred_at).total_seconds()

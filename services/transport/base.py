@@ -55,8 +55,13 @@ class Subscription(Protocol):
 class Transport(Protocol):
     def publisher(self) -> Publisher: ...
 
-    def subscribe(self, group: str, topics: Sequence[str], start_at: StartAt) -> Subscription:
-        """Read topics from just after the position start_at gives, or from the beginning."""
+    def subscribe(
+        self, group: str, topics: Sequence[str], start_at: StartAt, instance: str | None = None
+    ) -> Subscription:
+        """Read topics from just after the position start_at gives, or from the beginning.
+
+        `group` shares the partitions among a service's replicas; `instance` names this replica.
+        """
 
     def ensure_topics(self, topics: Sequence[str]) -> None: ...
 

@@ -31,7 +31,9 @@ class EmbeddedTransport:
     def publisher(self) -> EmbeddedPublisher:
         return EmbeddedPublisher(self)
 
-    def subscribe(self, group: str, topics: Sequence[str], start_at: StartAt) -> EmbeddedSubscription:
+    def subscribe(
+        self, group: str, topics: Sequence[str], start_at: StartAt, instance: str | None = None
+    ) -> EmbeddedSubscription:
         return EmbeddedSubscription(self, topics, start_at)
 
     def ensure_topics(self, topics: Sequence[str]) -> None:

@@ -36,11 +36,18 @@ class KafkaTransport:
             )
         )
 
-    def subscribe(self, group: str, topics: Sequence[str], start_at: StartAt) -> KafkaSubscription:
+    def subscribe(
+        self, group: str, topics: Sequence[str], start_at: StartAt, instance: str | None = None
+    ) -> KafkaSubscription:
+        # A static member (KIP-345) that restarts gets its partitions back at once, without
+        # waiting for the group to notice the old process is gone.
         consumer = KafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
             group_id=group,
+            group_instance_id=instance,
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=3000,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=500,

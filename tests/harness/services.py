@@ -98,29 +98,41 @@ class ProcessSystem(System):
 
     def start(self, *names: str, extra: dict[str, str] | None = None) -> ProcessSystem:
         for name in names or self.services:
-            log = open(Path(self.env["RELIEF_DATA_DIR"]) / f"{name}.log", "ab")  # noqa: SIM115
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "services.run", name],
-                cwd=ROOT,
-                env={**os.environ, **self.env, **(extra or {})},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            self.wait_healthy(name)
+            self.procs[name] = self._spawn(name, [name], extra)
+            self.wait_healthy(name, self.procs[name])
         return self
 
-    def wait_healthy(self, name: str, timeout: float = 30) -> None:
+    def start_all(self) -> ProcessSystem:
+        """Run every service in one process, as `make run` does."""
+        self.procs["all"] = self._spawn("all", [], None)
+        for name in self.services:
+            self.wait_healthy(name, self.procs["all"], log_name="all")
+        return self
+
+    def _spawn(self, log_name: str, args: list[str], extra: dict[str, str] | None) -> subprocess.Popen[bytes]:
+        log = open(Path(self.env["RELIEF_DATA_DIR"]) / f"{log_name}.log", "ab")  # noqa: SIM115
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.run", *args],
+            cwd=ROOT,
+            env={**os.environ, **self.env, **(extra or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_healthy(
+        self, name: str, proc: subprocess.Popen[bytes], timeout: float = 30, log_name: str | None = None
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.procs[name].poll() is not None:
-                raise RuntimeError(f"{name} exited with {self.procs[name].returncode}: {self.log(name)[-2000:]}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}: {self.log(log_name or name)[-2000:]}")
             try:
                 if requests.get(self.url(name) + "/health", timeout=1).ok:
                     return
             except requests.ConnectionError:
                 pass
             time.sleep(0.1)
-        raise TimeoutError(f"{name} not healthy after {timeout}s: {self.log(name)[-2000:]}")
+        raise TimeoutError(f"{name} not healthy after {timeout}s: {self.log(log_name or name)[-2000:]}")
 
     def wait_exit(self, name: str, timeout: float = 30) -> int:
         return self.procs[name].wait(timeout)

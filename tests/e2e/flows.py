@@ -1,0 +1,48 @@
+"""Steps the end-to-end tests share: file a case through the API, wait for its audit history."""
+
+from __future__ import annotations
+
+import time
+
+from tests.factories import WORKFLOW, application_body
+
+FILED_HISTORY = ["CaseOpened", "CaseVerified", "CaseDeliberated", "NoticePublished", "CaseApproved", "CaseFiled"]
+
+
+def file_case(system, federation: str = "gs.by.pg") -> str:
+    staff = system.client("intake", "caseworker", "gs.by", "li")
+    approver = system.client("intake", "approver", "gs.by", "wang")
+    response = staff.post("/cases", application_body(federation))
+    assert response.status_code == 201, response.text
+    case_id = response.json()["case_id"]
+    for step, body in WORKFLOW:
+        response = (approver if step == "approval" else staff).post(f"/cases/{case_id}/{step}", body)
+        assert response.status_code == 201, response.text
+    return case_id
+
+
+def history(system, case_id: str, want: int, timeout: float = 30) -> list[dict]:
+    """Poll the audit history until it holds `want` events (or the time runs out)."""
+    auditor = system.client("audit", "auditor", "gs", "shen")
+    deadline = time.monotonic() + timeout
+    events: list[dict] = []
+    while time.monotonic() < deadline:
+        response = auditor.get(f"/cases/{case_id}/history")
+        if response.status_code == 200:
+            events = response.json()["events"]
+            if len(events) >= want:
+                return events
+        time.sleep(0.2)
+    return events
+
+
+def metric(system, service: str, name: str, **labels: str) -> float:
+    """Sum a counter or gauge from the service's /metrics over samples matching the labels."""
+    text = system.client(service, role=None).get("/metrics").text
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

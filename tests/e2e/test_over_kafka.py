@@ -1,0 +1,103 @@
+"""The services as separate processes over a real Kafka broker: the flow, and crashes at the worst moments."""
+
+import json
+
+import pytest
+import requests
+from kafka import KafkaConsumer, KafkaProducer
+
+from services.contracts.topics import DEAD_LETTER_TOPIC, INTAKE_TOPIC
+from tests.e2e.flows import FILED_HISTORY, file_case, history, metric
+from tests.factories import application_body
+from tests.harness.services import ProcessSystem, environment
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def system(kafka, tmp_path):
+    running = ProcessSystem(environment(tmp_path, transport=f"kafka://{kafka}"))
+    yield running
+    running.stop()
+
+
+def test_a_case_filed_through_the_api_appears_in_order_in_the_audit_history(system):
+    system.start()
+    case_id = file_case(system)
+    events = history(system, case_id, len(FILED_HISTORY))
+    assert [e["type"] for e in events] == FILED_HISTORY
+    assert [e["seq"] for e in events] == [1, 2, 3, 4, 5, 6]
+    assert all(e["service"] == "intake" for e in events)
+    opened = events[0]["payload"]["worker"]
+    assert "id_number" not in opened and opened["id_number_masked"].count("*") == 10
+
+
+def test_a_consumer_killed_before_recording_resumes_with_each_effect_once(system):
+    system.start("intake")
+    case_ids = [file_case(system) for _ in range(3)]  # 18 events waiting in Kafka
+    system.start("audit", extra={"RELIEF_FAILPOINTS": "consumer.before_record=8"})
+    assert system.wait_exit("audit") == -9  # SIGKILLed at the 8th message, before recording it
+    system.start("audit")
+    for case_id in case_ids:
+        events = history(system, case_id, len(FILED_HISTORY))
+        assert [e["type"] for e in events] == FILED_HISTORY
+        assert len({e["event_id"] for e in events}) == len(events)
+
+
+def test_a_producer_killed_before_sending_sends_on_restart(system):
+    system.start("audit")
+    system.start("intake", extra={"RELIEF_FAILPOINTS": "outbox.before_publish=1"})
+    staff = system.client("intake", "caseworker", "gs.by", "li")
+    try:
+        staff.post("/cases", application_body())
+    except requests.ConnectionError:
+        pass  # the process may die before it answers; the case was stored before the relay ran
+    assert system.wait_exit("intake") == -9
+    system.start("intake")
+    [case] = staff.get("/cases").json()["cases"]
+    assert [e["type"] for e in history(system, case["case_id"], 1)] == ["CaseOpened"]
+
+
+def test_a_producer_killed_after_sending_but_before_marking_is_deduplicated(system):
+    system.start("audit")
+    system.start("intake", extra={"RELIEF_FAILPOINTS": "outbox.after_flush=1"})
+    staff = system.client("intake", "caseworker", "gs.by", "li")
+    try:
+        staff.post("/cases", application_body())
+    except requests.ConnectionError:
+        pass
+    assert system.wait_exit("intake") == -9
+    system.start("intake")  # resends the batch it could not mark as sent
+    [case] = staff.get("/cases").json()["cases"]
+    for step_body in (("withdrawal", {"reason": "搬离本市"}),):
+        assert staff.post(f"/cases/{case['case_id']}/{step_body[0]}", step_body[1]).status_code == 201
+    events = history(system, case["case_id"], 2)
+    assert [e["type"] for e in events] == ["CaseOpened", "CaseWithdrawn"]
+    assert metric(system, "audit", "relief_events_duplicate_total") >= 1
+
+
+def test_a_malformed_message_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(system, kafka):
+    system.start()
+    producer = KafkaProducer(bootstrap_servers=kafka)
+    producer.send(INTAKE_TOPIC, key=b"junk", value=b"{not an event")
+    producer.send(INTAKE_TOPIC, key=b"junk", value=json.dumps({"type": "CaseFiled"}).encode())
+    producer.flush()
+    producer.close()
+    case_id = file_case(system)
+    assert [e["type"] for e in history(system, case_id, 6)] == FILED_HISTORY
+
+    consumer = KafkaConsumer(DEAD_LETTER_TOPIC, bootstrap_servers=kafka, auto_offset_reset="earliest",
+                             consumer_timeout_ms=10000)
+    parked = []
+    for record in consumer:
+        if record.key == b"junk":
+            parked.append(record)
+        if len(parked) == 2:
+            break
+    consumer.close()
+    reasons = [dict(r.headers)["reason"].decode() for r in parked]
+    assert reasons[0].startswith("not JSON")
+    assert reasons[1].startswith("envelope")
+    assert {dict(r.headers)["source-topic"].decode() for r in parked} == {INTAKE_TOPIC}
+    assert parked[0].value == b"{not an event"
+    assert metric(system, "audit", "relief_events_dead_lettered_total", stage="decode") == 2
