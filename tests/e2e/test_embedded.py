@@ -1,5 +1,8 @@
 """The embedded default: `python -m services.run` runs everything in one process, state on disk."""
 
+import signal
+import time
+
 import pytest
 
 from tests.e2e.flows import FILED_HISTORY, file_case, history
@@ -31,3 +34,14 @@ def test_state_survives_a_restart(system):
     # New work after the restart still flows through.
     second = file_case(system)
     assert [e["type"] for e in history(system, second, 6)] == FILED_HISTORY
+
+
+def test_the_system_stops_within_seconds_of_sigterm(system):
+    """Kubernetes sends SIGTERM and kills 30 s later; an idle nameko hub would sleep for 60 s."""
+    system.start_all()
+    eventlet_idle = 2.5  # let every service settle into its idle wait
+    time.sleep(eventlet_idle)
+    started = time.monotonic()
+    system.procs["all"].send_signal(signal.SIGTERM)
+    assert system.procs["all"].wait(30) == 0
+    assert time.monotonic() - started < 5
