@@ -1,6 +1,14 @@
-"""Run a throwaway single-node Kafka broker (KRaft) on loopback so tests and benchmarks hit the real protocol."""
+"""Throwaway single-node Kafka broker (KRaft) on loopback, so tests and benchmarks speak the real protocol.
 
+Import this module only after eventlet.monkey_patch() when running under eventlet: kafka-python picks its
+selector class at import time, and an unpatched one blocks the whole hub.
+"""
+
+from __future__ import annotations
+
+import atexit
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -9,24 +17,27 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
 from kafka import KafkaAdminClient
 
 KAFKA_DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 STARTED_LINE = "Kafka Server started"
+PORT_TAKEN_LINE = "Address already in use"
 
 
 def fetch_libs() -> Path:
     """Return the cached broker jar directory, fetching it from Maven Central on first use."""
     out = subprocess.run(
-        [str(KAFKA_DEPLOY / "fetch-jars.sh")], check=True, stdout=subprocess.PIPE, text=True
+        ["bash", str(KAFKA_DEPLOY / "fetch-jars.sh")], check=True, stdout=subprocess.PIPE, text=True
     ).stdout
     return Path(out.strip().splitlines()[-1])
 
 
-def create_topics(bootstrap: str, names, partitions: int = 3) -> None:
-    """Create the topics that do not exist yet and wait until they have leaders, so producers never race auto-creation."""
+def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 3) -> None:
+    """Create the missing topics and wait for their leaders, so a test never races auto-creation."""
     with KafkaAdminClient(bootstrap_servers=bootstrap, client_id="relief-harness") as admin:
         missing = set(names) - set(admin.list_topics())
         if missing:
@@ -36,97 +47,90 @@ def create_topics(bootstrap: str, names, partitions: int = 3) -> None:
             )
 
 
-def _free_ports(count: int) -> list[int]:
-    """Reserve distinct free loopback ports by holding them open together until all are chosen."""
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+def free_ports(count: int) -> list[int]:
+    """Ask the kernel for distinct unused loopback ports, holding each open until all are chosen."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
 
 
-def _cluster_id() -> str:
-    """Make a Kafka-style cluster id; one starting with '-' would be parsed as a StorageTool option."""
+def cluster_id() -> str:
+    """Make a Kafka-style random cluster id; one starting with '-' would be parsed as a StorageTool option."""
     while True:
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         if not cid.startswith("-"):
             return cid
 
 
-def _die_with_parent() -> list[str]:
-    """Prefix a command so the kernel SIGTERMs it if the test process dies without calling stop()."""
-    return ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
-
-
 class KafkaBroker:
-    """Start and stop one combined broker+controller node whose state lives in a temp dir."""
+    """Start one combined broker+controller node whose state lives in a temp dir, and remove it on stop."""
 
     def __init__(self, partitions: int = 3, startup_timeout: float = 60.0, stop_timeout: float = 5.0):
         self.partitions = partitions
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.bootstrap: str | None = None
-        self.tmp: Path | None = None
-        self.proc: subprocess.Popen | None = None
+        self.tmpdir: Path | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def log_path(self) -> Path:
-        return self.tmp / "broker.log"
+        return self.tmpdir / "broker.log"
 
     def start(self) -> str:
-        """Format storage, launch the JVM and block until a client can talk to it; return the bootstrap address."""
+        """Format storage, launch the JVM and block until a client gets answers; return the bootstrap address."""
         libs = fetch_libs()
-        self.tmp = Path(tempfile.mkdtemp(prefix="relief-kafka-"))
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="relief-kafka-"))
+        atexit.register(self.stop)
         try:
-            broker_port, controller_port = _free_ports(2)
-            config = self.tmp / "server.properties"
-            config.write_text(self._properties(broker_port, controller_port))
-            jvm = [self._java(), f"-Dlog4j2.configurationFile={KAFKA_DEPLOY / 'log4j2.properties'}",
-                   "-cp", f"{libs}/*"]
-            subprocess.run(
-                [*jvm, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)],
-                check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            )
-            with open(self.log_path, "wb") as log:
-                self.proc = subprocess.Popen(
-                    [*_die_with_parent(), *jvm, "-Xms256m", "-Xmx512m", "kafka.Kafka", str(config)],
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    cwd=self.tmp, start_new_session=True,
-                )
-            self.bootstrap = f"127.0.0.1:{broker_port}"
-            self._wait_ready()
-        except subprocess.CalledProcessError as exc:
-            self.stop()
-            raise RuntimeError(f"Kafka storage format failed:\n{exc.stdout}") from exc
+            for _ in range(3):  # Someone may grab a free port before the JVM binds it.
+                self._launch(libs)
+                if self._wait_ready():
+                    return self.bootstrap
+                self._reap()
+            self._fail("Kafka broker could not bind free ports in 3 attempts")
         except BaseException:
             self.stop()
             raise
-        return self.bootstrap
 
     def stop(self) -> None:
-        """Stop the broker politely, kill it if it lingers, and delete its data; safe to call twice."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(self.stop_timeout)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            self.proc = None
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
+        """Stop the broker politely, kill it if it lingers, and delete its files; safe to call twice."""
+        atexit.unregister(self.stop)
+        self._reap()
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
 
-    def __enter__(self) -> "KafkaBroker":
+    def __enter__(self) -> KafkaBroker:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def _launch(self, libs: Path) -> None:
+        broker_port, controller_port = free_ports(2)
+        self.bootstrap = f"127.0.0.1:{broker_port}"
+        config = self.tmpdir / "server.properties"
+        config.write_text(self._properties(broker_port, controller_port))
+        shutil.rmtree(self.tmpdir / "data", ignore_errors=True)
+        jvm = [self._java(), f"-Dlog4j2.configurationFile={KAFKA_DEPLOY / 'log4j2.properties'}", "-cp", f"{libs}/*"]
+        formatted = subprocess.run(
+            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(config)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        if formatted.returncode:
+            raise RuntimeError(f"Kafka storage format failed:\n{formatted.stdout}")
+        # setpriv: the kernel SIGTERMs the JVM if this process dies without calling stop().
+        orphan_guard = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [*orphan_guard, *jvm, "-Xms256m", "-Xmx512m", "kafka.Kafka", str(config)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.tmpdir, start_new_session=True,
+            )
 
     def _properties(self, broker_port: int, controller_port: int) -> str:
         props = {
@@ -138,7 +142,7 @@ class KafkaBroker:
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "log.dirs": self.tmp / "data",
+            "log.dirs": self.tmpdir / "data",
             "num.partitions": self.partitions,
             "auto.create.topics.enable": "true",
             "offsets.topic.num.partitions": 1,
@@ -146,8 +150,7 @@ class KafkaBroker:
             "transaction.state.log.replication.factor": 1,
             "transaction.state.log.min.isr": 1,
             "group.initial.rebalance.delay.ms": 0,
-            # Must exceed 1 MiB per cleaner thread or KafkaConfig refuses to load.
-            "log.cleaner.dedupe.buffer.size": 2 * 1024 * 1024,
+            "log.cleaner.dedupe.buffer.size": 2 * 1024 * 1024,  # must exceed 1 MiB per cleaner thread
         }
         return "".join(f"{key}={value}\n" for key, value in props.items())
 
@@ -156,13 +159,17 @@ class KafkaBroker:
         home = os.environ.get("JAVA_HOME")
         return str(Path(home) / "bin" / "java") if home else "java"
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self) -> bool:
+        """Wait for the started line and a client round-trip; False if a port was taken under us."""
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
+            log = self.log_path.read_text(errors="replace")
             if self.proc.poll() is not None:
+                if PORT_TAKEN_LINE in log:
+                    return False
                 self._fail(f"Kafka broker exited with code {self.proc.returncode}")
-            if STARTED_LINE in self.log_path.read_text(errors="replace") and self._answers():
-                return
+            if STARTED_LINE in log and self._answers():
+                return True
             time.sleep(0.2)
         self._fail(f"Kafka broker not ready after {self.startup_timeout:.0f}s")
 
@@ -174,7 +181,20 @@ class KafkaBroker:
         except Exception:
             return False
 
-    def _fail(self, reason: str) -> None:
+    def _reap(self) -> None:
+        """SIGTERM the JVM, SIGKILL it after stop_timeout, and always wait for it."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def _fail(self, reason: str) -> NoReturn:
         tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-40:])
         raise RuntimeError(f"{reason}; broker log tail:\n{tail}")
 
@@ -183,16 +203,13 @@ def main() -> None:
     """Serve a broker until SIGTERM or Ctrl-C, for manual runs and benchmarks."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description="Run a throwaway Kafka broker; prints its bootstrap address.")
     parser.add_argument("--partitions", type=int, default=3)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM unwinds like Ctrl-C
-    with KafkaBroker(partitions=args.partitions) as broker:
+    with contextlib.suppress(KeyboardInterrupt), KafkaBroker(partitions=args.partitions) as broker:
         print(broker.bootstrap, flush=True)
-        try:
-            signal.pause()
-        except KeyboardInterrupt:
-            pass
+        signal.pause()
 
 
 if __name__ == "__main__":
