@@ -15,6 +15,9 @@ class Member(Schema):
     age = fields.Integer(required=True)
     health = fields.String(required=True)
     schooling = fields.String(required=True)
+    employment = fields.String()
+    id_number_masked = fields.String()
+    id_digest = fields.String(validate=validate.Length(equal=64))
 
 
 class Worker(Schema):
@@ -86,6 +89,51 @@ class CaseFiled(Schema):
     filed_on = fields.Date(required=True)
 
 
+class CaseReviewed(Schema):
+    reviewed_on = fields.Date(required=True)
+    findings = fields.String(required=True)
+    still_qualifies = fields.Boolean(required=True)
+    by = fields.String(required=True)
+
+
+class CaseExited(Schema):
+    reason = fields.String(required=True)
+    exited_on = fields.Date(required=True)
+    notes = fields.String(required=True)
+    by = fields.String(required=True)
+
+
+class CaseRefiled(Schema):
+    """A return to hardship (返困): an exited household filed again, on the same case."""
+
+    refiled_on = fields.Date(required=True)
+    reason = fields.String(required=True)
+    by = fields.String(required=True)
+
+
+class CaseAmended(Schema):
+    changed = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    changes = fields.Dict(required=True)
+    reason = fields.String(required=True)
+    by = fields.String(required=True)
+
+
+class MeasurePlanned(Schema):
+    measure_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    description = fields.String(required=True)
+    planned_on = fields.Date(required=True)
+    due_on = fields.Date(required=True, allow_none=True)
+    by = fields.String(required=True)
+
+
+class MeasureDone(Schema):
+    measure_id = fields.String(required=True)
+    done_on = fields.Date(required=True)
+    result = fields.String(required=True)
+    by = fields.String(required=True)
+
+
 class CaseClosed(Schema):
     """Shared shape of rejection and withdrawal: who ended the application and why."""
 
@@ -104,4 +152,10 @@ SCHEMAS: dict[str, type[Schema]] = {
     "CaseFiled": CaseFiled,
     "CaseRejected": CaseClosed,
     "CaseWithdrawn": CaseClosed,
+    "CaseReviewed": CaseReviewed,
+    "CaseExited": CaseExited,
+    "CaseRefiled": CaseRefiled,
+    "CaseAmended": CaseAmended,
+    "MeasurePlanned": MeasurePlanned,
+    "MeasureDone": MeasureDone,
 }

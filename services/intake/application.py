@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -9,26 +11,45 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from services.eventstore import IndexedApplication, Put, Table
-from services.intake.domain import Case, case_uuid
+from services.eventstore import Claim, ClaimConflict, IndexedApplication, Put, Release, Table
+from services.eventstore.index import IndexOp
+from services.intake.domain import ACTIVE_STATES, FILED, Case, case_uuid
+from services.intake.identity import person_digest
 
 CASES = Table(
     "intake_cases",
     key="case_id",
-    columns=("federation", "state", "category", "opened_at", "updated_at"),
-    indexes=(("federation", "state"),),
+    columns=(
+        "federation", "state", "category", "causes", "opened_at", "updated_at",
+        "filed_on", "review_due_on", "timeline", "measures_done",
+    ),
+    indexes=(("federation", "state"), ("state", "review_due_on")),
 )
+# One row per person in an active case, keyed by the keyed digest of their ID number (never the number).
+PERSONS = Table("intake_persons", key="digest", columns=("case_id", "federation", "role"))
 
 
 class CaseNotFound(Exception):
     """No case with this id is visible to the caller."""
 
 
+class DuplicatePerson(Exception):
+    """A person in this file already appears in another active case (家庭信息对比核查)."""
+
+    def __init__(self, role: str, case_id: str, federation: str):
+        super().__init__(f"a person in this file is already the {role} of active case {case_id} in {federation}")
+        self.details = {"existing_case_id": case_id, "existing_federation": federation}
+
+
+class RepeatedPerson(Exception):
+    """The same ID number appears twice in one household."""
+
+
 class Cases(IndexedApplication):
-    """Open, verify, publish, approve and list case files (建档立卡)."""
+    """Open, verify, publish, approve, manage and list case files (建档立卡、动态管理)."""
 
     name = "Intake"
-    tables = (CASES,)
+    tables = (CASES, PERSONS)
 
     def open_case(
         self,
@@ -39,37 +60,28 @@ class Cases(IndexedApplication):
         causes: list[str],
         opened_by: str,
     ) -> Case:
-        members = household["members"]
-        household = {**household, "per_capita_income": per_capita(household["monthly_income"], members)}
-        case = Case(federation, worker, household, category, sorted(set(causes)), opened_by)
-        self._save(case)
+        case = Case(federation, worker, with_per_capita(household), category, sorted(set(causes)), opened_by)
+        self._save(case, held_before=set())
         return case
 
-    def verify(self, case_id: str, scope: str, **details: Any) -> Case:
-        return self._change(case_id, scope, lambda case: case.verify(**details))
+    def amend(self, case_id: str, scope: str, changes: dict[str, Any], reason: str, by: str) -> Case:
+        if "household" in changes:
+            changes = {**changes, "household": with_per_capita(changes["household"])}
+        if "causes" in changes:
+            changes = {**changes, "causes": sorted(set(changes["causes"]))}
+        case, _ = self.change(case_id, scope, lambda case: case.amend(changes, reason, by))
+        return case
 
-    def deliberate(self, case_id: str, scope: str, **details: Any) -> Case:
-        return self._change(case_id, scope, lambda case: case.deliberate(**details))
+    def change(self, case_id: str, scope: str, command: Callable[[Case], Any]) -> tuple[Case, Any]:
+        """Load a case in the caller's scope, run one command on it, save what it recorded.
 
-    def publish_notice(self, case_id: str, scope: str, **details: Any) -> Case:
-        return self._change(case_id, scope, lambda case: case.publish_notice(**details))
-
-    def raise_objection(self, case_id: str, scope: str, **details: Any) -> tuple[Case, str]:
-        raised: list[str] = []
-        case = self._change(case_id, scope, lambda c: raised.append(c.raise_objection(**details)))
-        return case, raised[0]
-
-    def resolve_objection(self, case_id: str, scope: str, **details: Any) -> Case:
-        return self._change(case_id, scope, lambda case: case.resolve_objection(**details))
-
-    def approve(self, case_id: str, scope: str, approved_on: date, approver: str) -> Case:
-        return self._change(case_id, scope, lambda case: case.approve(approved_on, approver))
-
-    def reject(self, case_id: str, scope: str, reason: str, by: str) -> Case:
-        return self._change(case_id, scope, lambda case: case.reject(reason, by))
-
-    def withdraw(self, case_id: str, scope: str, reason: str, by: str) -> Case:
-        return self._change(case_id, scope, lambda case: case.withdraw(reason, by))
+        Returns the case and whatever the command returned (the id of a new objection or measure).
+        """
+        case = self.get_case(case_id, scope)
+        held_before = self._held(case)
+        result = command(case)
+        self._save(case, held_before)
+        return case, result
 
     def get_case(self, case_id: str, scope: str) -> Case:
         """Return the case if it lies in the caller's federation subtree, else CaseNotFound."""
@@ -87,28 +99,100 @@ class Cases(IndexedApplication):
         if not in_subtree(root, scope):
             return []
         equal = {"state": state} if state else {}
-        return self.select_rows(CASES, equal=equal, subtree=("federation", root))
+        return [summary(r) for r in self.select_rows(CASES, equal=equal, subtree=("federation", root))]
+
+    def due_for_review(self, scope: str, federation: str | None, as_of: date) -> list[dict[str, Any]]:
+        """Filed cases whose yearly review (年度复核) is due on or before `as_of`."""
+        rows = self.list_cases(scope, federation, FILED)
+        return [r for r in rows if r["review_due_on"] <= as_of.isoformat()]
+
+    def case_rows(self, root: str) -> list[dict[str, Any]]:
+        """Every index row under root, with timelines decoded, for reports."""
+        return [summary(r) for r in self.select_rows(CASES, subtree=("federation", root))]
 
     def federation_of(self, case_id: UUID) -> str | None:
         rows = self.select_rows(CASES, equal={"case_id": str(case_id)}, limit=1)
         return rows[0]["federation"] if rows else None
 
-    def _change(self, case_id: str, scope: str, command: Any) -> Case:
-        case = self.get_case(case_id, scope)
-        command(case)
-        self._save(case)
-        return case
+    def digest(self, id_number: str) -> str:
+        key = self.env.get("PERSON_KEY")
+        if not key:
+            raise RuntimeError("PERSON_KEY is not configured")
+        return person_digest(key, id_number)
 
-    def _save(self, case: Case) -> None:
-        row = {
-            "case_id": str(case.id),
-            "federation": case.federation,
-            "state": case.state,
-            "category": case.category,
-            "opened_at": case.created_on.isoformat(),
-            "updated_at": case.modified_on.isoformat(),
-        }
-        self.record(case, index=[Put(CASES, row)])
+    def claim_ops(self, case: Case, held_before: set[str]) -> list[IndexOp]:
+        """Index writes that keep the person claims equal to the people of the case while it is active."""
+        people = {self.digest(number): role for role, number in case.identity_numbers()}
+        if len(people) < len(case.identity_numbers()):
+            raise RepeatedPerson("the same ID number appears twice in this household")
+        held_now = set(people) if case.state in ACTIVE_STATES else set()
+        ops: list[IndexOp] = [Release(PERSONS, d) for d in sorted(held_before - held_now)]
+        ops += [
+            Claim(PERSONS, {"digest": d, "case_id": str(case.id), "federation": case.federation, "role": people[d]})
+            for d in sorted(held_now - held_before)
+        ]
+        return ops
+
+    def _held(self, case: Case) -> set[str]:
+        if case.state not in ACTIVE_STATES:
+            return set()
+        return {self.digest(number) for _, number in case.identity_numbers()}
+
+    def _save(self, case: Case, held_before: set[str]) -> None:
+        ops = [Put(CASES, index_row(case)), *self.claim_ops(case, held_before)]
+        try:
+            self.record(case, index=ops)
+        except ClaimConflict as conflict:
+            holder = conflict.holder
+            raise DuplicatePerson(holder.get("role", "person"), holder["case_id"], holder["federation"]) from None
+
+
+def index_row(case: Case) -> dict[str, Any]:
+    """The row that answers lists, review-due queries and reports without loading the aggregate."""
+    done: dict[str, int] = {}
+    for measure in case.measures.values():
+        if measure["done_on"]:
+            done[measure["kind"]] = done.get(measure["kind"], 0) + 1
+    timeline = {
+        "filed_on": case.filed_on,
+        "exits": [e["exited_on"] for e in case.exits],
+        "refilings": [r["refiled_on"] for r in case.refilings],
+    }
+    return {
+        "case_id": str(case.id),
+        "federation": case.federation,
+        "state": case.state,
+        "category": case.category,
+        "causes": ",".join(case.causes),
+        "opened_at": case.created_on.isoformat(),
+        "updated_at": case.modified_on.isoformat(),
+        "filed_on": case.filed_on,
+        "review_due_on": review_due_on(case),
+        "timeline": json.dumps(timeline),
+        "measures_done": json.dumps(done, sort_keys=True),
+    }
+
+
+def summary(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "causes": row["causes"].split(",") if row["causes"] else [],
+        "timeline": json.loads(row["timeline"]),
+        "measures_done": json.loads(row["measures_done"]),
+    }
+
+
+def review_due_on(case: Case) -> str | None:
+    """A filed case is reviewed within a year of its last filing or review."""
+    if case.state != FILED:
+        return None
+    last = max([case.last_filed_on, *(r["reviewed_on"] for r in case.reviews)])
+    year, month, day = (int(p) for p in last.split("-"))
+    return date(year + 1, month, min(day, 28) if month == 2 else day).isoformat()
+
+
+def with_per_capita(household: dict[str, Any]) -> dict[str, Any]:
+    return {**household, "per_capita_income": per_capita(household["monthly_income"], household["members"])}
 
 
 def per_capita(monthly_income: Decimal, members: list[Any]) -> Decimal:

@@ -10,9 +10,13 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate, event
 
 APPLIED, VERIFIED, DELIBERATED, ON_NOTICE = "applied", "verified", "deliberated", "on_notice"
-APPROVED, FILED, REJECTED, WITHDRAWN = "approved", "filed", "rejected", "withdrawn"
+APPROVED, FILED, REJECTED, WITHDRAWN, EXITED = "approved", "filed", "rejected", "withdrawn", "exited"
 OPEN_STATES = (APPLIED, VERIFIED, DELIBERATED, ON_NOTICE, APPROVED)
-STATES = (*OPEN_STATES, FILED, REJECTED, WITHDRAWN)
+ACTIVE_STATES = (*OPEN_STATES, FILED)  # a person in one of these may not appear in another case
+STATES = (*OPEN_STATES, FILED, REJECTED, WITHDRAWN, EXITED)
+EXIT_REASONS = ("stable_employment", "income_above_line", "social_security", "moved", "deceased", "other")
+MEASURE_KINDS = ("employment", "medical", "schooling", "housing", "social_insurance", "legal_aid")
+AMENDABLE = ("worker", "household", "category", "causes")
 CATEGORIES = ("subsistence", "marginal", "accident")
 CAUSES = ("illness", "disability", "education", "disaster", "accident", "unemployment", "low_income", "other")
 DEFAULT_NOTICE_DAYS = 7
@@ -48,6 +52,12 @@ class Case(Aggregate):
         self.objections: dict[str, dict[str, Any]] = {}
         self.approval: dict[str, Any] | None = None
         self.closure: dict[str, Any] | None = None
+        self.filed_on: str | None = None
+        self.reviews: list[dict[str, Any]] = []
+        self.exits: list[dict[str, Any]] = []
+        self.refilings: list[dict[str, Any]] = []
+        self.measures: dict[str, dict[str, Any]] = {}
+        self.amendments: list[dict[str, Any]] = []
 
     # Commands: each checks the rules, then records one event.
 
@@ -114,11 +124,78 @@ class Case(Aggregate):
         self._require_open("withdraw")
         self._withdrawn(reason, by)
 
+    # Dynamic management (动态管理): yearly review, exit, and re-filing on a return to hardship.
+
+    def review(self, reviewed_on: date, findings: str, still_qualifies: bool, by: str) -> None:
+        self._require_state(FILED, "review")
+        self._require_not_before(reviewed_on, self.last_filed_on, "a review", "the filing")
+        self._reviewed(reviewed_on.isoformat(), findings, still_qualifies, by)
+
+    def exit(self, reason: str, exited_on: date, notes: str, by: str) -> None:
+        self._require_state(FILED, "exit")
+        if reason not in EXIT_REASONS:
+            raise IllegalTransition(f"an exit needs a reason, one of {', '.join(EXIT_REASONS)}")
+        self._require_not_before(exited_on, self.last_filed_on, "an exit", "the filing")
+        self._exited(reason, exited_on.isoformat(), notes, by)
+
+    def refile(self, refiled_on: date, reason: str, by: str) -> None:
+        self._require_state(EXITED, "re-file")
+        self._require_not_before(refiled_on, self.exits[-1]["exited_on"], "a re-filing", "the exit")
+        self._refiled(refiled_on.isoformat(), reason, by)
+
+    # Amendments and the household plan (一户一计划、一户一措施).
+
+    def amend(self, changes: dict[str, Any], reason: str, by: str) -> None:
+        if self.state not in ACTIVE_STATES:
+            raise IllegalTransition(f"cannot amend: case is {self.state}")
+        unknown = set(changes) - set(AMENDABLE)
+        if unknown or not changes:
+            raise IllegalTransition(f"amendments change {', '.join(AMENDABLE)}; got {sorted(unknown) or 'nothing'}")
+        if "worker" in changes and changes["worker"]["id_number"] != self.worker["id_number"]:
+            raise IllegalTransition("the worker's ID number cannot change: a different person needs a new case")
+        changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if not changed:
+            raise IllegalTransition("the amendment changes nothing")
+        before = {k: getattr(self, k) for k in changed}
+        self._amended(changed, before, reason, by)
+
+    def add_measure(self, kind: str, description: str, planned_on: date, due_on: date | None, by: str) -> str:
+        self._require_state(FILED, "plan a measure")
+        if kind not in MEASURE_KINDS:
+            raise IllegalTransition(f"measure kind must be one of {', '.join(MEASURE_KINDS)}")
+        if due_on is not None and due_on < planned_on:
+            raise IllegalTransition("a measure cannot be due before it is planned")
+        measure_id = str(uuid4())
+        due = due_on.isoformat() if due_on else None
+        self._measure_planned(measure_id, kind, description, planned_on.isoformat(), due, by)
+        return measure_id
+
+    def complete_measure(self, measure_id: str, done_on: date, result: str, by: str) -> None:
+        measure = self.measures.get(measure_id)
+        if measure is None:
+            raise IllegalTransition(f"case has no measure {measure_id}")
+        if measure["done_on"] is not None:
+            raise IllegalTransition("the measure is already done")
+        self._require_not_before(done_on, measure["planned_on"], "completion", "the plan")
+        self._measure_done(measure_id, done_on.isoformat(), result, by)
+
     # Queries.
 
     @property
     def open_objections(self) -> list[str]:
         return [oid for oid, o in self.objections.items() if o["resolution"] is None]
+
+    @property
+    def last_filed_on(self) -> str:
+        """The date the case was last filed: the first filing, or the latest re-filing."""
+        assert self.filed_on is not None
+        return self.refilings[-1]["refiled_on"] if self.refilings else self.filed_on
+
+    def identity_numbers(self) -> list[tuple[str, str]]:
+        """Every ID number in the file, with the role it has: the worker, then members who gave one."""
+        found = [("worker", self.worker["id_number"])]
+        found += [("member", m["id_number"]) for m in self.household["members"] if m.get("id_number")]
+        return found
 
     # Rules.
 
@@ -190,7 +267,48 @@ class Case(Aggregate):
     def _filed(self, filed_on: str) -> None:
         assert self.approval is not None
         self.approval["filed_on"] = filed_on
+        self.filed_on = filed_on
         self.state = FILED
+
+    @event("Reviewed")
+    def _reviewed(self, reviewed_on: str, findings: str, still_qualifies: bool, by: str) -> None:
+        self.reviews.append(
+            {"reviewed_on": reviewed_on, "findings": findings, "still_qualifies": still_qualifies, "by": by}
+        )
+
+    @event("Exited")
+    def _exited(self, reason: str, exited_on: str, notes: str, by: str) -> None:
+        self.exits.append({"reason": reason, "exited_on": exited_on, "notes": notes, "by": by})
+        self.state = EXITED
+
+    @event("Refiled")
+    def _refiled(self, refiled_on: str, reason: str, by: str) -> None:
+        self.refilings.append({"refiled_on": refiled_on, "reason": reason, "by": by})
+        self.state = FILED
+
+    @event("Amended")
+    def _amended(self, changes: dict[str, Any], before: dict[str, Any], reason: str, by: str) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
+        self.amendments.append({"changed": sorted(changes), "reason": reason, "by": by})
+
+    @event("MeasurePlanned")
+    def _measure_planned(
+        self, measure_id: str, kind: str, description: str, planned_on: str, due_on: str | None, by: str
+    ) -> None:
+        self.measures[measure_id] = {
+            "kind": kind,
+            "description": description,
+            "planned_on": planned_on,
+            "due_on": due_on,
+            "by": by,
+            "done_on": None,
+            "result": None,
+        }
+
+    @event("MeasureDone")
+    def _measure_done(self, measure_id: str, done_on: str, result: str, by: str) -> None:
+        self.measures[measure_id].update({"done_on": done_on, "result": result, "done_by": by})
 
     @event("Rejected")
     def _rejected(self, reason: str, by: str) -> None:

@@ -27,6 +27,12 @@ TYPES = {
     "Filed": "CaseFiled",
     "Rejected": "CaseRejected",
     "Withdrawn": "CaseWithdrawn",
+    "Reviewed": "CaseReviewed",
+    "Exited": "CaseExited",
+    "Refiled": "CaseRefiled",
+    "Amended": "CaseAmended",
+    "MeasurePlanned": "MeasurePlanned",
+    "MeasureDone": "MeasureDone",
 }
 SKIPPED = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
@@ -42,11 +48,21 @@ def case_event(app: IndexedApplication, notification: Notification, now: datetim
     if event_type is None:
         return None
     payload = {k: _plain(v) for k, v in domain_event.__dict__.items() if k not in SKIPPED}
+    key = app.env.get("PERSON_KEY") or ""
     if event_type == "CaseOpened":
         federation = payload.pop("federation")
-        payload["worker"] = public_worker(payload["worker"], app.env.get("PERSON_KEY") or "")
+        payload["worker"] = public_worker(payload["worker"], key)
+        payload["household"] = public_household(payload["household"], key)
     else:
         federation = app.federation_of(domain_event.originator_id)  # type: ignore[attr-defined]
+    if event_type == "CaseAmended":
+        payload.pop("before")  # the old values stay in intake; the trail keeps only what is now true
+        changes = payload["changes"]
+        if "worker" in changes:
+            changes["worker"] = public_worker(changes["worker"], key)
+        if "household" in changes:
+            changes["household"] = public_household(changes["household"], key)
+        payload["changed"] = sorted(changes)
     return Envelope(
         event_id=event_id(domain_event.originator_id, domain_event.originator_version),
         type=event_type,
@@ -70,6 +86,18 @@ def public_worker(worker: dict[str, Any], person_key: str) -> dict[str, Any]:
         "employer": worker["employer"],
         "migrant": worker["migrant"],
     }
+
+
+def public_household(household: dict[str, Any], person_key: str) -> dict[str, Any]:
+    """The household as other services may see it: members' ID numbers masked and digested."""
+    members = []
+    for member in household["members"]:
+        shown = {k: v for k, v in member.items() if k != "id_number"}
+        if member.get("id_number"):
+            shown["id_number_masked"] = mask_id_number(member["id_number"])
+            shown["id_digest"] = person_digest(person_key, member["id_number"])
+        members.append(shown)
+    return {**household, "members": members}
 
 
 def _plain(value: Any) -> Any:

@@ -8,12 +8,13 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates
 
 from services.contracts.envelope import FEDERATION_CODE
-from services.intake.domain import CATEGORIES, CAUSES, DEFAULT_NOTICE_DAYS, STATES
+from services.intake.domain import CATEGORIES, CAUSES, DEFAULT_NOTICE_DAYS, EXIT_REASONS, MEASURE_KINDS, STATES
 from services.intake.identity import id_number_problem
 
 RELATIONS = ("spouse", "child", "parent", "parent_in_law", "sibling", "grandchild", "grandparent", "other")
 HEALTH = ("healthy", "chronic_illness", "serious_illness", "disability")
 SCHOOLING = ("none", "preschool", "primary", "junior", "senior", "vocational", "college", "graduate")
+EMPLOYMENT = ("employed", "flexible", "unemployed", "retired", "student", "unable_to_work", "none")
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 Name = fields.String(required=True, validate=validate.Length(min=1, max=50))
@@ -21,12 +22,8 @@ Text = fields.String(load_default="", validate=validate.Length(max=2000))
 Money = fields.Decimal(required=True, places=2, as_string=True, validate=validate.Range(min=0))
 
 
-class WorkerIn(Schema):
-    name = Name
-    id_number = fields.String(required=True)
-    phone = fields.String(required=True, validate=validate.Regexp(PHONE, error="not a mobile or landline number"))
-    employer = fields.String(required=True, validate=validate.Length(max=100))
-    migrant = fields.Boolean(required=True)
+class IdNumberChecks(Schema):
+    """Upper-case a trailing x and check the ID number's format, birth date and check character."""
 
     @pre_load
     def upper_x(self, data: Any, **_: Any) -> Any:
@@ -41,12 +38,22 @@ class WorkerIn(Schema):
             raise ValidationError(problem)
 
 
-class MemberIn(Schema):
+class WorkerIn(IdNumberChecks):
+    name = Name
+    id_number = fields.String(required=True)
+    phone = fields.String(required=True, validate=validate.Regexp(PHONE, error="not a mobile or landline number"))
+    employer = fields.String(required=True, validate=validate.Length(max=100))
+    migrant = fields.Boolean(required=True)
+
+
+class MemberIn(IdNumberChecks):
     name = Name
     relation = fields.String(required=True, validate=validate.OneOf(RELATIONS))
     age = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=130))
     health = fields.String(required=True, validate=validate.OneOf(HEALTH))
     schooling = fields.String(required=True, validate=validate.OneOf(SCHOOLING))
+    employment = fields.String(validate=validate.OneOf(EMPLOYMENT))
+    id_number = fields.String()
 
 
 class HouseholdIn(Schema):
@@ -105,6 +112,52 @@ class ReasonRequest(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class ReviewRequest(Schema):
+    reviewed_on = fields.Date(required=True)
+    findings = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    still_qualifies = fields.Boolean(required=True)
+
+
+class ExitRequest(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf(EXIT_REASONS))
+    exited_on = fields.Date(required=True)
+    notes = Text
+
+
+class RefilingRequest(Schema):
+    refiled_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class Changes(Schema):
+    worker = fields.Nested(WorkerIn)
+    household = fields.Nested(HouseholdIn)
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    causes = fields.List(fields.String(validate=validate.OneOf(CAUSES)), validate=validate.Length(min=1))
+
+
+class AmendmentRequest(Schema):
+    changes = fields.Nested(Changes, required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class MeasureRequest(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(MEASURE_KINDS))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    planned_on = fields.Date(required=True)
+    due_on = fields.Date(load_default=None, allow_none=True)
+
+
+class CompletionRequest(Schema):
+    done_on = fields.Date(required=True)
+    result = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class DueQuery(Schema):
+    federation = fields.String(validate=validate.Regexp(FEDERATION_CODE))
+    as_of = fields.Date()
+
+
 class CaseQuery(Schema):
     federation = fields.String(validate=validate.Regexp(FEDERATION_CODE))
     state = fields.String(validate=validate.OneOf(STATES))
@@ -124,6 +177,13 @@ class CaseView(Schema):
     objections = fields.List(fields.Dict())
     approval = fields.Dict(allow_none=True)
     closure = fields.Dict(allow_none=True)
+    filed_on = fields.String(allow_none=True)
+    reviews = fields.List(fields.Dict())
+    exits = fields.List(fields.Dict())
+    refilings = fields.List(fields.Dict())
+    returns_to_hardship = fields.Integer()
+    measures = fields.List(fields.Dict())
+    amendments = fields.List(fields.Dict())
     opened_by = fields.String()
     opened_at = fields.String()
     updated_at = fields.String()
@@ -135,8 +195,11 @@ class CaseSummary(Schema):
     federation = fields.String(required=True)
     state = fields.String(required=True)
     category = fields.String(required=True)
+    causes = fields.List(fields.String())
     opened_at = fields.String()
     updated_at = fields.String()
+    filed_on = fields.String(allow_none=True)
+    review_due_on = fields.String(allow_none=True)
 
 
 class CaseList(Schema):
@@ -145,4 +208,9 @@ class CaseList(Schema):
 
 class ObjectionCreated(Schema):
     objection_id = fields.String(required=True)
+    case = fields.Nested(CaseView)
+
+
+class MeasureCreated(Schema):
+    measure_id = fields.String(required=True)
     case = fields.Nested(CaseView)

@@ -11,6 +11,8 @@ PORTS = {"intake": 8001, "pairing": 8002, "aid": 8003, "audit": 8004}
 # Development secrets: fine on one machine; production sets RELIEF_JWT_SECRET and RELIEF_PERSON_KEY.
 DEV_JWT_SECRET = "relief-development-secret-do-not-use-in-production"
 DEV_PERSON_KEY = "relief-development-person-key"
+# AES-256 key (base64) that encrypts stored events on one machine.
+DEV_CIPHER_KEY = "OjJzJoi/yAkOiEmgdsNWBqXxlWuqDpEP6Bqp8ZkUB4E="
 
 
 def data_dir(env: Mapping[str, str] = os.environ) -> str:
@@ -28,11 +30,12 @@ def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[st
         "TRANSPORT_URL": env.get("RELIEF_TRANSPORT", f"embedded:///{data}/bus.db"),
         "JWT_SECRET": env.get("RELIEF_JWT_SECRET", DEV_JWT_SECRET),
         "PERSON_KEY": env.get("RELIEF_PERSON_KEY", DEV_PERSON_KEY),
-        "CIPHER_KEY": env.get(f"RELIEF_{upper}_CIPHER_KEY", env.get("RELIEF_CIPHER_KEY", "")),
+        "CIPHER_KEY": env.get(f"RELIEF_{upper}_CIPHER_KEY", env.get("RELIEF_CIPHER_KEY", DEV_CIPHER_KEY)),
         "INSTANCE_ID": env.get(f"RELIEF_{upper}_INSTANCE", f"{service}-{socket.gethostname()}"),
         "max_workers": int(env.get("RELIEF_MAX_WORKERS", "50")),
     }
 
 
 def uses_dev_secrets(config: Mapping[str, Any]) -> bool:
-    return config["JWT_SECRET"] == DEV_JWT_SECRET or config["PERSON_KEY"] == DEV_PERSON_KEY
+    development = (DEV_JWT_SECRET, DEV_PERSON_KEY, DEV_CIPHER_KEY)
+    return any(config[key] in development for key in ("JWT_SECRET", "PERSON_KEY", "CIPHER_KEY"))

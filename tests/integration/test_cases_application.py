@@ -30,11 +30,11 @@ def open_case(cases, federation="gs.by.pg"):
 
 
 def file_case(cases, case_id, scope="gs"):
-    cases.verify(case_id, scope, visitors=["a", "b"], visited_on=date(2026, 3, 2),
-                 per_capita_income=Decimal("600"), findings="f", by="li")
-    cases.deliberate(case_id, scope, decided_on=date(2026, 3, 5), outcome="recommend", notes="", by="li")
-    cases.publish_notice(case_id, scope, starts_on=date(2026, 3, 6), days=7, by="li")
-    return cases.approve(case_id, scope, date(2026, 3, 13), "wang")
+    cases.change(case_id, scope, lambda c: c.verify(["a", "b"], date(2026, 3, 2), Decimal("600"), "f", "li"))
+    cases.change(case_id, scope, lambda c: c.deliberate(date(2026, 3, 5), "recommend", "", "li"))
+    cases.change(case_id, scope, lambda c: c.publish_notice(date(2026, 3, 6), 7, "li"))
+    case, _ = cases.change(case_id, scope, lambda c: c.approve(date(2026, 3, 13), "wang"))
+    return case
 
 
 def test_a_filed_case_reloads_with_its_whole_file(cases, env):
@@ -60,7 +60,7 @@ def test_a_refused_step_stores_nothing(cases):
     case_id = str(open_case(cases).id)
     before = cases.recorder.max_notification_id()
     with pytest.raises(IllegalTransition):
-        cases.approve(case_id, "gs", date(2026, 3, 13), "wang")
+        cases.change(case_id, "gs", lambda c: c.approve(date(2026, 3, 13), "wang"))
     assert cases.recorder.max_notification_id() == before
 
 
@@ -81,8 +81,7 @@ def test_a_case_outside_the_subtree_is_not_found(cases):
     with pytest.raises(CaseNotFound):
         cases.get_case(case_id, "gs.by")
     with pytest.raises(CaseNotFound):
-        cases.verify(case_id, "gs.by", visitors=["a", "b"], visited_on=date(2026, 3, 2),
-                     per_capita_income=Decimal("1"), findings="f", by="x")
+        cases.change(case_id, "gs.by", lambda c: c.withdraw("moved", "x"))
 
 
 def test_a_code_that_only_shares_a_prefix_is_not_in_the_subtree(cases):

@@ -1,0 +1,160 @@
+"""One active file per person, province-wide (家庭信息对比核查), on every backend."""
+
+import sqlite3
+from datetime import date
+from decimal import Decimal
+
+import eventlet
+import pytest
+
+from services.intake.application import Cases, DuplicatePerson, RepeatedPerson
+from tests.backends import BACKENDS, backend_env
+from tests.factories import application_body, id_number
+
+
+@pytest.fixture(params=BACKENDS)
+def env(request, tmp_path):
+    return backend_env(request, tmp_path, request.param)
+
+
+@pytest.fixture
+def cases(env):
+    app = Cases(env)
+    yield app
+    app.close()
+
+
+def body(federation="gs.by", worker_id=None, member_ids=()):
+    data = application_body(federation)
+    data["household"]["monthly_income"] = Decimal("900")
+    if worker_id:
+        data["worker"]["id_number"] = worker_id
+    for member, number in zip(data["household"]["members"], member_ids, strict=False):
+        member["id_number"] = number
+    return data
+
+
+def open_case(cases, **kwargs):
+    return cases.open_case(opened_by="li", **body(**kwargs))
+
+
+def file(cases, case_id):
+    cases.change(case_id, "gs", lambda c: c.verify(["a", "b"], date(2025, 3, 2), Decimal("600"), "f", "li"))
+    cases.change(case_id, "gs", lambda c: c.deliberate(date(2025, 3, 5), "recommend", "", "li"))
+    cases.change(case_id, "gs", lambda c: c.publish_notice(date(2025, 3, 6), 7, "li"))
+    cases.change(case_id, "gs", lambda c: c.approve(date(2025, 3, 13), "wang"))
+
+
+def test_the_same_worker_cannot_be_filed_twice_in_any_federation(cases):
+    person = id_number()
+    first = open_case(cases, federation="gs.by", worker_id=person)
+    with pytest.raises(DuplicatePerson) as refused:
+        open_case(cases, federation="gs.ln", worker_id=person)
+    assert refused.value.details == {"existing_case_id": str(first.id), "existing_federation": "gs.by"}
+    assert len(cases.list_cases("gs")) == 1
+
+
+def test_a_member_of_one_household_cannot_be_the_worker_of_another(cases):
+    spouse = id_number()
+    first = open_case(cases, member_ids=[spouse])
+    with pytest.raises(DuplicatePerson, match="already the member of active case") as refused:
+        open_case(cases, federation="gs.ln", worker_id=spouse)
+    assert refused.value.details["existing_case_id"] == str(first.id)
+
+
+def test_a_person_cannot_appear_twice_in_one_household(cases):
+    worker = id_number()
+    with pytest.raises(RepeatedPerson):
+        open_case(cases, worker_id=worker, member_ids=[worker])
+
+
+def test_a_withdrawn_application_frees_the_person(cases):
+    person = id_number()
+    first = open_case(cases, worker_id=person)
+    cases.change(str(first.id), "gs", lambda c: c.withdraw("搬离", "li"))
+    assert open_case(cases, federation="gs.ln", worker_id=person).federation == "gs.ln"
+
+
+def test_exit_frees_the_person_and_refiling_claims_them_again(cases):
+    person = id_number()
+    case = open_case(cases, worker_id=person)
+    case_id = str(case.id)
+    file(cases, case_id)
+    cases.change(case_id, "gs", lambda c: c.exit("stable_employment", date(2026, 1, 5), "", "li"))
+    other = open_case(cases, federation="gs.ln", worker_id=person)
+    with pytest.raises(DuplicatePerson):
+        cases.change(case_id, "gs", lambda c: c.refile(date(2026, 6, 1), "再次失业", "wang"))
+    assert cases.get_case(case_id, "gs").state == "exited"  # the refused re-filing stored nothing
+    cases.change(str(other.id), "gs", lambda c: c.withdraw("重复申请", "li"))
+    refiled, _ = cases.change(case_id, "gs", lambda c: c.refile(date(2026, 6, 1), "再次失业", "wang"))
+    assert refiled.state == "filed" and len(refiled.refilings) == 1
+
+
+def test_an_amendment_adding_a_member_checks_that_member(cases):
+    taken = id_number()
+    open_case(cases, worker_id=taken)
+    case = open_case(cases)
+    household = dict(case.household)
+    household["members"] = [*household["members"], {"name": "王五", "relation": "parent", "age": 70,
+                                                    "health": "disability", "schooling": "none", "id_number": taken}]
+    with pytest.raises(DuplicatePerson):
+        cases.amend(str(case.id), "gs", {"household": household}, "母亲随住", "li")
+
+
+def test_exit_then_refiling_keeps_one_linked_history(cases):
+    case_id = str(open_case(cases).id)
+    file(cases, case_id)
+    cases.change(case_id, "gs", lambda c: c.exit("income_above_line", date(2026, 1, 5), "", "li"))
+    cases.change(case_id, "gs", lambda c: c.refile(date(2026, 6, 1), "再次失业", "wang"))
+    topics = [n.topic.rsplit(".", 1)[-1] for n in cases.recorder.select_notifications(start=None, limit=100)
+              if str(n.originator_id) == case_id]
+    assert topics[-3:] == ["Filed", "Exited", "Refiled"]
+    assert [r["case_id"] for r in cases.list_cases("gs", state="filed")] == [case_id]
+
+
+def test_cases_due_for_review_a_year_after_filing_or_last_review(cases):
+    reviewed, unreviewed = str(open_case(cases).id), str(open_case(cases).id)
+    for case_id in (reviewed, unreviewed):
+        file(cases, case_id)
+    cases.change(reviewed, "gs", lambda c: c.review(date(2026, 2, 1), "仍困难", True, "li"))
+    due = cases.due_for_review("gs", None, date(2026, 3, 13))
+    assert [r["case_id"] for r in due] == [unreviewed]
+    assert due[0]["review_due_on"] == "2026-03-13"
+    assert cases.due_for_review("gs", None, date(2026, 3, 12)) == []
+
+
+@pytest.mark.postgres
+def test_two_federations_filing_the_same_person_at_once_exactly_one_wins(postgres, tmp_path, request):
+    env = backend_env(request, tmp_path, "postgres")
+    province = [Cases(env), Cases(env)]  # two service instances, two connection pools
+    try:
+        for _ in range(20):
+            person = id_number()
+
+            def attempt(app, federation, person=person):
+                try:
+                    return app.open_case(opened_by="li", **body(federation, worker_id=person))
+                except DuplicatePerson as refused:
+                    return refused
+
+            racers = [eventlet.spawn(attempt, app, fed) for app, fed in zip(province, ["gs.by", "gs.ln"], strict=True)]
+            outcomes = [r.wait() for r in racers]
+            assert sum(isinstance(o, DuplicatePerson) for o in outcomes) == 1, outcomes
+    finally:
+        for app in province:
+            app.close()
+    assert len(Cases(env).list_cases("gs")) == 20
+
+
+def test_the_store_on_disk_holds_no_plain_id_number_or_phone(tmp_path, request):
+    env = backend_env(request, tmp_path, "sqlite")
+    app = Cases(env)
+    data = body(member_ids=[id_number()])
+    app.open_case(opened_by="li", **data)
+    app.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))
+    for secret in (data["worker"]["id_number"], data["household"]["members"][0]["id_number"],
+                   data["worker"]["phone"], data["worker"]["name"]):
+        assert secret.encode() not in raw
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        assert db.execute("SELECT count(*) FROM intake_persons").fetchone()[0] == 2
