@@ -149,10 +149,10 @@ class Cases(IndexedApplication):
 
 def index_row(case: Case) -> dict[str, Any]:
     """The row that answers lists, review-due queries and reports without loading the aggregate."""
-    done: dict[str, int] = {}
+    done: dict[str, list[str]] = {}
     for measure in case.measures.values():
         if measure["done_on"]:
-            done[measure["kind"]] = done.get(measure["kind"], 0) + 1
+            done.setdefault(measure["kind"], []).append(measure["done_on"])
     timeline = {
         "filed_on": case.filed_on,
         "exits": [e["exited_on"] for e in case.exits],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.intake.api_filing import FilingRoutes
 from services.intake.api_management import ManagementRoutes
+from services.intake.api_reports import ReportRoutes
 from services.intake.application import Cases
 from services.intake.outbound import case_event
 from services.runtime.store import EventStore
@@ -11,7 +12,7 @@ from services.runtime.waker import HubWaker
 from services.web.operations import Operations
 
 
-class IntakeService(FilingRoutes, ManagementRoutes, Operations):
+class IntakeService(FilingRoutes, ManagementRoutes, ReportRoutes, Operations):
     name = "intake"
     title = "Intake: identification, filing and dynamic management (精准识别、建档立卡、动态管理)"
 
