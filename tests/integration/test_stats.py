@@ -51,7 +51,8 @@ def populate(cases, rng, n=60):
             exited = filed + timedelta(days=rng.randrange(30, 500))
             change(lambda c, d=exited: c.exit("stable_employment", d, "", "li"))
             if rng.random() < 0.4:
-                change(lambda c, d=exited + timedelta(days=rng.randrange(1, 200)): c.refile(d, "返困", "wang"))
+                refiled = exited + timedelta(days=rng.randrange(1, 200))
+                change(lambda c, d=refiled: c.refile(d, "返困", "wang"))
 
 
 def recount(cases, root, year):
