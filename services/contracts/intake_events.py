@@ -134,6 +134,15 @@ class MeasureDone(Schema):
     by = fields.String(required=True)
 
 
+class CaseImported(Schema):
+    """A case migrated from a previous system, filed there already: it follows its CaseOpened."""
+
+    filed_on = fields.Date(required=True)
+    import_id = fields.String(required=True)
+    row = fields.Integer(required=True)
+    by = fields.String(required=True)
+
+
 class CaseClosed(Schema):
     """Shared shape of rejection and withdrawal: who ended the application and why."""
 
@@ -158,4 +167,5 @@ SCHEMAS: dict[str, type[Schema]] = {
     "CaseAmended": CaseAmended,
     "MeasurePlanned": MeasurePlanned,
     "MeasureDone": MeasureDone,
+    "CaseImported": CaseImported,
 }

@@ -21,6 +21,7 @@ class IndexedRecorder(Protocol):
         equal: dict[str, Any] | None = None,
         subtree: tuple[str, str] | None = None,
         limit: int | None = None,
+        keys: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]: ...
 
 

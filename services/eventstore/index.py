@@ -6,6 +6,7 @@ uniqueness an aggregate cannot (one open file per person): both must never disag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +64,9 @@ class ClaimConflict(Exception):
 class Dialect:
     """Render index statements with one database's parameter style."""
 
-    def __init__(self, param: str):
+    def __init__(self, param: str, arrays: bool):
         self.param = param  # e.g. ":{}" for SQLite, "%({})s" for psycopg
+        self.arrays = arrays  # whether a list binds as one array parameter (PostgreSQL)
 
     def p(self, name: str) -> str:
         return self.param.format(name)
@@ -102,11 +104,24 @@ class Dialect:
         return f"DELETE FROM {table.name} WHERE {table.key} = {self.p('key')}"
 
     def select(
-        self, table: Table, equal: dict[str, Any], subtree: tuple[str, str] | None, limit: int | None
+        self,
+        table: Table,
+        equal: dict[str, Any],
+        subtree: tuple[str, str] | None,
+        limit: int | None,
+        keys: Sequence[str] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         clauses, params = [], dict(equal)
         for column in equal:
             clauses.append(f"{column} = {self.p(column)}")
+        if keys is not None:
+            if self.arrays:
+                params["keys"] = list(keys)
+                clauses.append(f"{table.key} = ANY({self.p('keys')})")
+            else:
+                names = [f"key{i}" for i in range(len(keys))]
+                params.update(zip(names, keys, strict=True))
+                clauses.append(f"{table.key} IN ({', '.join(self.p(n) for n in names) or 'NULL'})")
         if subtree is not None:
             column, root = subtree
             params["subtree_root"], params["subtree_like"] = root, root + ".%"

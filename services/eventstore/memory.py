@@ -43,9 +43,13 @@ class MemoryIndexedRecorder(POPOProcessRecorder):
         equal: dict[str, Any] | None = None,
         subtree: tuple[str, str] | None = None,
         limit: int | None = None,
+        keys: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         with self._database_lock:
             rows = sorted(self._rows[table.name].values(), key=lambda r: r[table.key])
+        if keys is not None:
+            wanted = set(keys)
+            rows = [r for r in rows if r[table.key] in wanted]
         found = [dict(r) for r in rows if _matches(r, equal or {}, subtree)]
         return found[:limit] if limit is not None else found
 

@@ -13,7 +13,7 @@ from psycopg.rows import DictRow
 from services.eventstore.index import Dialect, IndexOp, Table
 from services.eventstore.rows import apply_ops
 
-DIALECT = Dialect("%({})s")
+DIALECT = Dialect("%({})s", arrays=True)
 
 
 class PostgresIndexedRecorder(PostgresProcessRecorder):
@@ -38,8 +38,9 @@ class PostgresIndexedRecorder(PostgresProcessRecorder):
         equal: dict[str, Any] | None = None,
         subtree: tuple[str, str] | None = None,
         limit: int | None = None,
+        keys: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        sql, params = DIALECT.select(table, equal or {}, subtree, limit)
+        sql, params = DIALECT.select(table, equal or {}, subtree, limit, keys)
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(sql, params)  # type: ignore[arg-type]
             return [dict(row) for row in curs.fetchall()]

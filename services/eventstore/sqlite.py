@@ -11,7 +11,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteProcessRecor
 from services.eventstore.index import Dialect, IndexOp, Table
 from services.eventstore.rows import apply_ops
 
-DIALECT = Dialect(":{}")
+DIALECT = Dialect(":{}", arrays=False)
 
 
 class SQLiteIndexedRecorder(SQLiteProcessRecorder):
@@ -37,8 +37,9 @@ class SQLiteIndexedRecorder(SQLiteProcessRecorder):
         equal: dict[str, Any] | None = None,
         subtree: tuple[str, str] | None = None,
         limit: int | None = None,
+        keys: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        sql, params = DIALECT.select(table, equal or {}, subtree, limit)
+        sql, params = DIALECT.select(table, equal or {}, subtree, limit, keys)
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql, params)
             return [dict(row) for row in c.fetchall()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from services.eventstore import Claim, ClaimConflict, IndexedApplication, Put, R
 from services.eventstore.index import IndexOp
 from services.intake.domain import ACTIVE_STATES, FILED, Case, case_uuid
 from services.intake.identity import person_digest
+from services.intake.imports import ImportJob
 
 CASES = Table(
     "intake_cases",
@@ -27,6 +29,16 @@ CASES = Table(
 )
 # One row per person in an active case, keyed by the keyed digest of their ID number (never the number).
 PERSONS = Table("intake_persons", key="digest", columns=("case_id", "federation", "role"))
+
+
+@dataclass(frozen=True)
+class ImportedRow:
+    """A row of an import file that passed validation, with the digests of its people."""
+
+    row: int
+    body: dict[str, Any]
+    filed_on: date
+    digests: tuple[str, ...]
 
 
 class CaseNotFound(Exception):
@@ -71,6 +83,48 @@ class Cases(IndexedApplication):
             changes = {**changes, "causes": sorted(set(changes["causes"]))}
         case, _ = self.change(case_id, scope, lambda case: case.amend(changes, reason, by))
         return case
+
+    def file_imported(self, entries: list[ImportedRow], job: ImportJob, by: str) -> dict[int, str]:
+        """File many migrated cases in one transaction; return the rows refused, with the reason.
+
+        People already in an active case are refused up front; if another request claims one of the
+        rest meanwhile, the batch falls back to one transaction per row so only that row is refused.
+        """
+        digests = [d for entry in entries for d in entry.digests]
+        holders = {r["digest"]: r for r in self.select_rows(PERSONS, keys=digests)} if digests else {}
+        refused: dict[int, str] = {}
+        cases: list[tuple[ImportedRow, Case]] = []
+        for entry in entries:
+            held = [holders[d] for d in entry.digests if d in holders]
+            if held:
+                refused[entry.row] = f"already in active case {held[0]['case_id']} of {held[0]['federation']}"
+                continue
+            body = entry.body
+            case = Case(body["federation"], body["worker"], with_per_capita(body["household"]), body["category"],
+                        sorted(set(body["causes"])), by)
+            case.file_from_import(entry.filed_on, str(job.id), entry.row, by)
+            cases.append((entry, case))
+        try:
+            self.record(*(c for _, c in cases), index=[op for _, c in cases for op in self._save_ops(c, set())])
+        except ClaimConflict:
+            for entry, case in cases:
+                fresh = Case(case.federation, case.worker, case.household, case.category, case.causes, by)
+                fresh.file_from_import(entry.filed_on, str(job.id), entry.row, by)
+                try:
+                    self._save(fresh, set())
+                except DuplicatePerson as conflict:
+                    refused[entry.row] = str(conflict)
+        return refused
+
+    def save_job(self, job: ImportJob) -> None:
+        self.record(job)
+
+    def get_job(self, job_id: UUID) -> ImportJob | None:
+        try:
+            job: ImportJob = self.repository.get(job_id)
+        except AggregateNotFoundError:
+            return None
+        return job
 
     def change(self, case_id: str, scope: str, command: Callable[[Case], Any]) -> tuple[Case, Any]:
         """Load a case in the caller's scope, run one command on it, save what it recorded.
@@ -138,8 +192,11 @@ class Cases(IndexedApplication):
             return set()
         return {self.digest(number) for _, number in case.identity_numbers()}
 
+    def _save_ops(self, case: Case, held_before: set[str]) -> list[IndexOp]:
+        return [Put(CASES, index_row(case)), *self.claim_ops(case, held_before)]
+
     def _save(self, case: Case, held_before: set[str]) -> None:
-        ops = [Put(CASES, index_row(case)), *self.claim_ops(case, held_before)]
+        ops = self._save_ops(case, held_before)
         try:
             self.record(case, index=ops)
         except ClaimConflict as conflict:

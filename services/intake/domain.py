@@ -116,6 +116,11 @@ class Case(Aggregate):
         self._approved(approved_on.isoformat(), approver)
         self._filed(approved_on.isoformat())
 
+    def file_from_import(self, filed_on: date, import_id: str, row: int, by: str) -> None:
+        """File a case migrated from a previous system, where it was already approved and filed."""
+        self._require_state(APPLIED, "file from an import")
+        self._imported(filed_on.isoformat(), import_id, row, by)
+
     def reject(self, reason: str, by: str) -> None:
         self._require_open("reject")
         self._rejected(reason, by)
@@ -267,6 +272,12 @@ class Case(Aggregate):
     def _filed(self, filed_on: str) -> None:
         assert self.approval is not None
         self.approval["filed_on"] = filed_on
+        self.filed_on = filed_on
+        self.state = FILED
+
+    @event("FiledFromImport")
+    def _imported(self, filed_on: str, import_id: str, row: int, by: str) -> None:
+        self.approval = {"imported": import_id, "row": row, "by": by, "filed_on": filed_on}
         self.filed_on = filed_on
         self.state = FILED
 

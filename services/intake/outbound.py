@@ -15,24 +15,25 @@ from services.intake.identity import mask_id_number, mask_phone, person_digest
 
 EVENT_IDS = uuid5(NAMESPACE_URL, "urn:relief:event")
 
-# Stored event class name -> integration event type (version 1).
+# Stored event class (Aggregate.Event) -> integration event type (version 1); others stay inside intake.
 TYPES = {
-    "Opened": "CaseOpened",
-    "Verified": "CaseVerified",
-    "Deliberated": "CaseDeliberated",
-    "NoticePublished": "NoticePublished",
-    "ObjectionRaised": "ObjectionRaised",
-    "ObjectionResolved": "ObjectionResolved",
-    "Approved": "CaseApproved",
-    "Filed": "CaseFiled",
-    "Rejected": "CaseRejected",
-    "Withdrawn": "CaseWithdrawn",
-    "Reviewed": "CaseReviewed",
-    "Exited": "CaseExited",
-    "Refiled": "CaseRefiled",
-    "Amended": "CaseAmended",
-    "MeasurePlanned": "MeasurePlanned",
-    "MeasureDone": "MeasureDone",
+    "Case.Opened": "CaseOpened",
+    "Case.Verified": "CaseVerified",
+    "Case.Deliberated": "CaseDeliberated",
+    "Case.NoticePublished": "NoticePublished",
+    "Case.ObjectionRaised": "ObjectionRaised",
+    "Case.ObjectionResolved": "ObjectionResolved",
+    "Case.Approved": "CaseApproved",
+    "Case.Filed": "CaseFiled",
+    "Case.Rejected": "CaseRejected",
+    "Case.Withdrawn": "CaseWithdrawn",
+    "Case.Reviewed": "CaseReviewed",
+    "Case.Exited": "CaseExited",
+    "Case.Refiled": "CaseRefiled",
+    "Case.Amended": "CaseAmended",
+    "Case.MeasurePlanned": "MeasurePlanned",
+    "Case.MeasureDone": "MeasureDone",
+    "Case.FiledFromImport": "CaseImported",
 }
 SKIPPED = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
@@ -44,7 +45,7 @@ def event_id(originator_id: UUID, version: int) -> str:
 
 def case_event(app: IndexedApplication, notification: Notification, now: datetime) -> Envelope | None:
     domain_event: Any = app.mapper.to_domain_event(notification)
-    event_type = TYPES.get(type(domain_event).__name__)
+    event_type = TYPES.get(type(domain_event).__qualname__)
     if event_type is None:
         return None
     payload = {k: _plain(v) for k, v in domain_event.__dict__.items() if k not in SKIPPED}
