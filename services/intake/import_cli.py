@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ def main(argv: list[str]) -> int:
     if not args.token:
         parser.error("a token is needed: --token or RELIEF_TOKEN (make token ROLE=caseworker FED=...)")
     content_type = XLSX if args.file.suffix.lower() == ".xlsx" else CSV
-    name = urllib.request.quote(args.file.name)
+    name = urllib.parse.quote(args.file.name)
     view = call("POST", f"{args.url}/imports?filename={name}", args.token, args.file.read_bytes(), content_type)
     while view["state"] == "running":
         print(bar(view), end="", file=sys.stderr, flush=True)

@@ -1,0 +1,97 @@
+"""Dynamic management, the plan, amendments and reports through the intake HTTP API."""
+
+import pytest
+
+from tests.e2e.flows import file_case
+from tests.factories import application_body, id_number
+from tests.harness.services import InProcessSystem, environment
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    running = InProcessSystem(environment(tmp_path_factory.mktemp("management"))).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def staff(system):
+    return system.client("intake", "caseworker", "gs.by", "li")
+
+
+@pytest.fixture
+def approver(system):
+    return system.client("intake", "approver", "gs.by", "wang")
+
+
+def test_the_same_person_in_another_federation_is_409_naming_the_existing_case(system, staff):
+    body = application_body("gs.by.pg")
+    first = staff.post("/cases", body).json()["case_id"]
+    other = system.client("intake", "caseworker", "gs.ln", "ma")
+    response = other.post("/cases", dict(application_body("gs.ln"), worker=body["worker"]))
+    assert response.status_code == 409
+    assert response.json()["error"] == "duplicate_person"
+    assert response.json()["existing_case_id"] == first
+    assert response.json()["existing_federation"] == "gs.by.pg"
+
+
+def test_a_member_id_number_is_validated_and_masked_for_auditors(system, staff):
+    body = application_body()
+    body["household"]["members"][0]["id_number"] = "620402198005170015"
+    assert staff.post("/cases", body).status_code == 400
+    body["household"]["members"][0]["id_number"] = spouse = id_number()
+    case_id = staff.post("/cases", body).json()["case_id"]
+    members = system.client("intake", "auditor", "gs").get(f"/cases/{case_id}").json()["household"]["members"]
+    assert members[0]["id_number"] == spouse[:4] + "*" * 10 + spouse[-4:]
+
+
+def test_exit_and_refiling_through_the_api(system, staff, approver):
+    case_id = file_case(system)
+    assert staff.post(f"/cases/{case_id}/exit", {"reason": "quit", "exited_on": "2026-05-01"}).status_code == 400
+    exited = staff.post(f"/cases/{case_id}/exit", {"reason": "stable_employment", "exited_on": "2026-05-01"})
+    assert exited.json()["state"] == "exited"
+    assert staff.post(f"/cases/{case_id}/refiling", {"refiled_on": "2026-09-01", "reason": "x"}).status_code == 403
+    refiled = approver.post(f"/cases/{case_id}/refiling", {"refiled_on": "2026-09-01", "reason": "再次失业"})
+    assert refiled.json()["state"] == "filed" and refiled.json()["returns_to_hardship"] == 1
+
+
+def test_review_and_due_for_review(system, staff):
+    due, reviewed = file_case(system, "gs.by.hn"), file_case(system, "gs.by.hn")
+    review = {"reviewed_on": "2027-01-10", "findings": "仍困难", "still_qualifies": True}
+    assert staff.post(f"/cases/{reviewed}/review", review).status_code == 201
+    listed = staff.get("/cases/due-for-review", params={"federation": "gs.by.hn", "as_of": "2027-03-13"}).json()
+    assert [c["case_id"] for c in listed["cases"]] == [due]
+    assert listed["cases"][0]["review_due_on"] == "2027-03-13"
+
+
+def test_a_measure_of_the_plan_is_tracked_to_done(system, staff):
+    case_id = file_case(system)
+    added = staff.post(f"/cases/{case_id}/measures",
+                       {"kind": "schooling", "description": "金秋助学", "planned_on": "2026-04-01"})
+    measure_id = added.json()["measure_id"]
+    done = staff.post(f"/cases/{case_id}/measures/{measure_id}/completion",
+                      {"done_on": "2026-09-01", "result": "资助 3000 元"})
+    [measure] = done.json()["measures"]
+    assert measure["done_on"] == "2026-09-01" and measure["kind"] == "schooling"
+
+
+def test_an_amendment_records_what_changed_and_why(system, staff):
+    case_id = file_case(system)
+    response = staff.post(f"/cases/{case_id}/amendment",
+                          {"changes": {"category": "subsistence"}, "reason": "已纳入低保"})
+    assert response.json()["category"] == "subsistence"
+    assert response.json()["amendments"] == [{"changed": ["category"], "reason": "已纳入低保", "by": "li"}]
+    assert staff.post(f"/cases/{case_id}/amendment", {"changes": {}, "reason": "x"}).status_code == 409
+
+
+def test_stats_of_a_year(system, staff):
+    federation = "gs.by.yx"
+    case_id = file_case(system, federation)
+    file_case(system, federation)
+    staff.post(f"/cases/{case_id}/exit", {"reason": "income_above_line", "exited_on": "2027-02-01"})
+    stats = staff.get("/stats", params={"federation": federation, "year": 2027}).json()
+    assert stats["files_at_start_of_year"] == 2
+    assert stats["exited_in_year"] == 1
+    assert stats["exit_rate"] == 0.5
+    assert stats["by_state"]["filed"] == 1 and stats["by_state"]["exited"] == 1
+    assert staff.get("/stats", params={"federation": "gs.ln"}).status_code == 403
