@@ -8,7 +8,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Tracking
 
 from services.audit.domain import CaseHistory
-from services.contracts import Envelope, EnvelopeSchema
+from services.contracts import Envelope
+from services.contracts.envelope import ENVELOPE
 from services.eventstore import IndexedApplication
 
 
@@ -26,7 +27,7 @@ class Trail(IndexedApplication):
         history = self._history(envelope.case_id)
         if history is None:
             history = CaseHistory(envelope.case_id, envelope.federation)
-        added = history.append(EnvelopeSchema().dump(envelope))
+        added = history.append(ENVELOPE.dump(envelope))
         self.record(history, tracking=tracking)
         return added
 

@@ -36,12 +36,21 @@ class Household(Schema):
     per_capita_income = Money
 
 
+class Imported(Schema):
+    """Where a case migrated from a previous system came from; such a case opens already filed."""
+
+    filed_on = fields.Date(required=True)
+    import_id = fields.String(required=True)
+    row = fields.Integer(required=True)
+
+
 class CaseOpened(Schema):
     worker = fields.Nested(Worker, required=True)
     household = fields.Nested(Household, required=True)
     category = fields.String(required=True)
     causes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     opened_by = fields.String(required=True)
+    imported = fields.Nested(Imported, allow_none=True, load_default=None)
 
 
 class CaseVerified(Schema):
@@ -134,15 +143,6 @@ class MeasureDone(Schema):
     by = fields.String(required=True)
 
 
-class CaseImported(Schema):
-    """A case migrated from a previous system, filed there already: it follows its CaseOpened."""
-
-    filed_on = fields.Date(required=True)
-    import_id = fields.String(required=True)
-    row = fields.Integer(required=True)
-    by = fields.String(required=True)
-
-
 class CaseClosed(Schema):
     """Shared shape of rejection and withdrawal: who ended the application and why."""
 
@@ -167,5 +167,4 @@ SCHEMAS: dict[str, type[Schema]] = {
     "CaseAmended": CaseAmended,
     "MeasurePlanned": MeasurePlanned,
     "MeasureDone": MeasureDone,
-    "CaseImported": CaseImported,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from marshmallow import Schema
 
@@ -17,6 +17,10 @@ class Contract:
     version: int
     service: str
     schema: type[Schema]
+    validator: Schema = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "validator", self.schema())
 
 
 CONTRACTS: dict[tuple[str, int], Contract] = {

@@ -42,6 +42,6 @@ def store_env(url: str, cipher_key: str | None = None) -> dict[str, str]:
     else:
         raise StoreURLError(f"unsupported store URL scheme {parts.scheme!r} in {url!r}")
     if cipher_key:
-        env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+        env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
         env["CIPHER_KEY"] = cipher_key
     return env

@@ -63,6 +63,10 @@ class Cases(IndexedApplication):
     name = "Intake"
     tables = (CASES, PERSONS)
 
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._federations: dict[UUID, str] = {}
+        super().__init__(env)
+
     def open_case(
         self,
         federation: str,
@@ -99,19 +103,13 @@ class Cases(IndexedApplication):
             if held:
                 refused[entry.row] = f"already in active case {held[0]['case_id']} of {held[0]['federation']}"
                 continue
-            body = entry.body
-            case = Case(body["federation"], body["worker"], with_per_capita(body["household"]), body["category"],
-                        sorted(set(body["causes"])), by)
-            case.file_from_import(entry.filed_on, str(job.id), entry.row, by)
-            cases.append((entry, case))
+            cases.append((entry, imported_case(entry, job, by)))
         try:
             self.record(*(c for _, c in cases), index=[op for _, c in cases for op in self._save_ops(c, set())])
         except ClaimConflict:
-            for entry, case in cases:
-                fresh = Case(case.federation, case.worker, case.household, case.category, case.causes, by)
-                fresh.file_from_import(entry.filed_on, str(job.id), entry.row, by)
+            for entry, _ in cases:
                 try:
-                    self._save(fresh, set())
+                    self._save(imported_case(entry, job, by), set())
                 except DuplicatePerson as conflict:
                     refused[entry.row] = str(conflict)
         return refused
@@ -165,8 +163,19 @@ class Cases(IndexedApplication):
         return [summary(r) for r in self.select_rows(CASES, subtree=("federation", root))]
 
     def federation_of(self, case_id: UUID) -> str | None:
-        rows = self.select_rows(CASES, equal={"case_id": str(case_id)}, limit=1)
-        return rows[0]["federation"] if rows else None
+        """The case's federation (it never changes), remembered for the most recent cases."""
+        known = self._federations.get(case_id)
+        if known is None:
+            rows = self.select_rows(CASES, equal={"case_id": str(case_id)}, limit=1)
+            known = rows[0]["federation"] if rows else None
+            if known is not None:
+                self.remember_federation(case_id, known)
+        return known
+
+    def remember_federation(self, case_id: UUID, federation: str) -> None:
+        if len(self._federations) >= 100_000:
+            self._federations.clear()
+        self._federations[case_id] = federation
 
     def digest(self, id_number: str) -> str:
         key = self.env.get("PERSON_KEY")
@@ -202,6 +211,14 @@ class Cases(IndexedApplication):
         except ClaimConflict as conflict:
             holder = conflict.holder
             raise DuplicatePerson(holder.get("role", "person"), holder["case_id"], holder["federation"]) from None
+
+
+def imported_case(entry: ImportedRow, job: ImportJob, by: str) -> Case:
+    body = entry.body
+    origin = {"filed_on": entry.filed_on.isoformat(), "import_id": str(job.id), "row": entry.row}
+    household = with_per_capita(body["household"])
+    return Case(body["federation"], body["worker"], household, body["category"], sorted(set(body["causes"])), by,
+                imported=origin)
 
 
 def index_row(case: Case) -> dict[str, Any]:

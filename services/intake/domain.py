@@ -38,7 +38,9 @@ class Case(Aggregate):
         category: str,
         causes: list[str],
         opened_by: str,
+        imported: dict[str, Any] | None = None,
     ) -> None:
+        """Open an application; with `imported` ({filed_on, import_id, row}) a file migrated already filed."""
         self.federation = federation
         self.worker = worker
         self.household = household
@@ -58,6 +60,11 @@ class Case(Aggregate):
         self.refilings: list[dict[str, Any]] = []
         self.measures: dict[str, dict[str, Any]] = {}
         self.amendments: list[dict[str, Any]] = []
+        if imported is not None:
+            self.approval = {"imported": imported["import_id"], "row": imported["row"], "by": opened_by,
+                             "filed_on": imported["filed_on"]}
+            self.filed_on = imported["filed_on"]
+            self.state = FILED
 
     # Commands: each checks the rules, then records one event.
 
@@ -115,11 +122,6 @@ class Case(Aggregate):
             )
         self._approved(approved_on.isoformat(), approver)
         self._filed(approved_on.isoformat())
-
-    def file_from_import(self, filed_on: date, import_id: str, row: int, by: str) -> None:
-        """File a case migrated from a previous system, where it was already approved and filed."""
-        self._require_state(APPLIED, "file from an import")
-        self._imported(filed_on.isoformat(), import_id, row, by)
 
     def reject(self, reason: str, by: str) -> None:
         self._require_open("reject")
@@ -272,12 +274,6 @@ class Case(Aggregate):
     def _filed(self, filed_on: str) -> None:
         assert self.approval is not None
         self.approval["filed_on"] = filed_on
-        self.filed_on = filed_on
-        self.state = FILED
-
-    @event("FiledFromImport")
-    def _imported(self, filed_on: str, import_id: str, row: int, by: str) -> None:
-        self.approval = {"imported": import_id, "row": row, "by": by, "filed_on": filed_on}
         self.filed_on = filed_on
         self.state = FILED
 

@@ -29,6 +29,11 @@ COLUMN_OF = {
 }
 
 
+# One instance for every row: building a schema deep-copies its fields and nested schemas.
+ROW_SCHEMA = OpenCaseRequest()
+DATE = fields.Date()
+
+
 class ImportFileError(Exception):
     """The file as a whole cannot be read: wrong type, not UTF-8, or columns missing."""
 
@@ -71,11 +76,11 @@ def parse_row(cells: dict[str, str]) -> tuple[dict[str, Any], date] | dict[str, 
     }
     problems: dict[str, str] = {}
     try:
-        loaded = OpenCaseRequest().load(body)
+        loaded = ROW_SCHEMA.load(body)
     except ValidationError as exc:
         problems.update(_by_column(exc.messages))
     try:
-        filed_on = fields.Date().deserialize(cells.get("filed_on", ""))
+        filed_on = DATE.deserialize(cells.get("filed_on", ""))
     except ValidationError as exc:
         problems["filed_on"] = "; ".join(exc.messages)  # type: ignore[arg-type]
     return problems or (loaded, filed_on)

@@ -12,7 +12,7 @@ from services.intake.import_rows import parse_row
 from services.intake.imports import ImportJob
 
 log = logging.getLogger(__name__)
-BATCH = 500
+BATCH = 1000
 
 
 @dataclass

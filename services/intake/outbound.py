@@ -33,7 +33,6 @@ TYPES = {
     "Case.Amended": "CaseAmended",
     "Case.MeasurePlanned": "MeasurePlanned",
     "Case.MeasureDone": "MeasureDone",
-    "Case.FiledFromImport": "CaseImported",
 }
 SKIPPED = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
@@ -52,6 +51,7 @@ def case_event(app: IndexedApplication, notification: Notification, now: datetim
     key = app.env.get("PERSON_KEY") or ""
     if event_type == "CaseOpened":
         federation = payload.pop("federation")
+        app.remember_federation(domain_event.originator_id, federation)  # type: ignore[attr-defined]
         payload["worker"] = public_worker(payload["worker"], key)
         payload["household"] = public_household(payload["household"], key)
     else:

@@ -47,12 +47,14 @@ class EmbeddedTransport:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                ends: dict[str, int] = {}
+                rows = []
                 for topic, key, value, headers in messages:
-                    self._db.execute(
-                        "INSERT INTO log SELECT ?, COALESCE(MAX(offset), -1) + 1, ?, ?, ? "
-                        "FROM log WHERE topic = ?",
-                        (topic, key, value, json.dumps(headers), topic),
-                    )
+                    if topic not in ends:
+                        ends[topic] = self._end(topic)
+                    rows.append((topic, ends[topic], key, value, json.dumps(headers)))
+                    ends[topic] += 1
+                self._db.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?)", rows)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -69,11 +71,12 @@ class EmbeddedTransport:
 
     def ends(self, topics: Sequence[str]) -> dict[str, int]:
         with self._lock:
-            return {
-                topic: self._db.execute("SELECT COALESCE(MAX(offset), -1) + 1 FROM log WHERE topic = ?", (topic,))
-                .fetchone()[0]
-                for topic in topics
-            }
+            return {topic: self._end(topic) for topic in topics}
+
+    def _end(self, topic: str) -> int:
+        """The offset the next message of this topic will get."""
+        return int(self._db.execute("SELECT COALESCE(MAX(offset), -1) + 1 FROM log WHERE topic = ?", (topic,))
+                   .fetchone()[0])
 
     def _read(self, positions: dict[str, int], limit: int) -> list[Message]:
         found: list[Message] = []

@@ -38,6 +38,8 @@ class Api(HttpRequestHandler):
         super().__init__(method, url, **kwargs)
         self.roles, self.body, self.query, self.response = roles, body, query, response
         self.summary, self.public = summary, public
+        self._body_schema = body() if body is not None else None
+        self._query_schema = query() if query is not None else None
         self.errors = {**COMMON_ERRORS, **(errors or {})}
 
     def get_entrypoint_parameters(self, request: Request) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -47,10 +49,10 @@ class Api(HttpRequestHandler):
             if self.roles:
                 principal.require_role(*self.roles)
             kwargs["principal"] = principal
-        if self.body is not None:
-            kwargs["body"] = self.body().load(_json_body(request))
-        if self.query is not None:
-            kwargs["query"] = self.query().load(request.args.to_dict())
+        if self._body_schema is not None:
+            kwargs["body"] = self._body_schema.load(_json_body(request))
+        if self._query_schema is not None:
+            kwargs["query"] = self._query_schema.load(request.args.to_dict())
         return (request,), kwargs
 
     def handle_request(self, request: Request) -> Response:

@@ -28,9 +28,14 @@ def test_an_event_survives_encoding_and_decoding():
     assert decode(encode(original)) == original
 
 
-def test_a_payload_that_breaks_its_schema_is_not_encoded():
+def test_a_payload_that_breaks_its_schema_is_not_encoded_when_checked():
     with pytest.raises(InvalidEvent, match="filed_on"):
-        encode(envelope(payload={"filed_on": "not a date"}))
+        encode(envelope(payload={"filed_on": "not a date"}), check=True)
+
+
+def test_a_payload_that_breaks_its_schema_is_refused_by_consumers():
+    with pytest.raises(InvalidEvent, match="filed_on"):
+        decode(encode(envelope(payload={"filed_on": "not a date"})))
 
 
 @pytest.mark.parametrize(
