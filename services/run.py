@@ -58,15 +58,26 @@ def main(argv: list[str]) -> int:
 
     def request_stop(signum: int, frame: object) -> None:
         if not stopping.ready():
-            stopping.send(signum)
+            stopping.send(0)
+
+    def watch(container: ServiceContainer) -> None:
+        """A service that dies (its store or broker unreachable, a bug) takes the process down with it."""
+        try:
+            container.wait()
+        except Exception:
+            log.exception("service %s died", container.service_name)
+        if not stopping.ready():
+            stopping.send(1)
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    stopping.wait()
+    for container in containers:
+        eventlet.spawn(watch, container)
+    code = stopping.wait()
     for container in containers:
         container.stop()
-    log.info("stopped")
-    return 0
+    log.info("stopped" if code == 0 else "stopped because a service died")
+    return int(code)
 
 
 if __name__ == "__main__":

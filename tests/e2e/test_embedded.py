@@ -45,3 +45,16 @@ def test_the_system_stops_within_seconds_of_sigterm(system):
     system.procs["all"].send_signal(signal.SIGTERM)
     assert system.procs["all"].wait(30) == 0
     assert time.monotonic() - started < 5
+
+
+def test_a_service_whose_broker_is_unreachable_ends_the_process(tmp_path):
+    """Under a supervisor (Kubernetes, systemd) a dead service must exit so it is restarted."""
+    from tests.harness.postgres import free_port
+
+    system = ProcessSystem(environment(tmp_path, transport=f"kafka://127.0.0.1:{free_port()}"))
+    proc = system._spawn("audit", ["audit"], {"RELIEF_LOG_LEVEL": "ERROR"})
+    try:
+        assert proc.wait(120) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
