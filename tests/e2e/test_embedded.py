@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.e2e.flows import FILED_HISTORY, file_case, history
+from tests.factories import application_body, id_number
 from tests.harness.services import ProcessSystem, environment
 
 
@@ -58,3 +59,24 @@ def test_a_service_whose_broker_is_unreachable_ends_the_process(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_no_id_number_or_phone_reaches_the_logs_or_metrics(system):
+    system.env["RELIEF_LOG_LEVEL"] = "DEBUG"
+    system.start_all()
+    staff = system.client("intake", "caseworker", "gs.by", "li")
+    body = application_body()
+    body["household"]["members"][0]["id_number"] = id_number()
+    case_id = staff.post("/cases", body).json()["case_id"]
+    staff.post(f"/cases/{case_id}/verification", {"visitors": ["王芳"], "visited_on": "2026-03-02",
+                                                    "per_capita_income": "1", "findings": "x"})  # a 400
+    staff.post("/cases", body)  # a 409 duplicate
+    history(system, case_id, 1)
+    metrics = system.client("intake", role=None).get("/metrics").text
+    system.stop()
+    logs = system.log("all")
+    assert "POST /cases" in logs  # the requests were logged
+    secrets = [body["worker"]["id_number"], body["household"]["members"][0]["id_number"], body["worker"]["phone"]]
+    for secret in secrets:
+        assert secret not in logs
+        assert secret not in metrics
