@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.eventstore.index import Claim, ClaimConflict, Dialect, IndexOp, Put, Release, row_params
+from services.eventstore.index import Claim, ClaimConflict, Dialect, IndexOp, Put, Release, Table, row_params
 
 
 def apply_ops(cursor: Any, dialect: Dialect, ops: Sequence[IndexOp]) -> None:
@@ -23,3 +23,29 @@ def apply_ops(cursor: Any, dialect: Dialect, ops: Sequence[IndexOp]) -> None:
                 raise ClaimConflict(op.table, dict(holder) if holder else {op.table.key: key})
         elif isinstance(op, Release):
             cursor.execute(dialect.delete(op.table), {"key": op.key})
+
+
+class IndexRows:
+    """Create and query index tables through a recorder's datastore (SQLite and PostgreSQL alike)."""
+
+    dialect: Dialect
+    datastore: Any
+
+    def install(self, tables: Sequence[Table]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for table in tables:
+                for statement in self.dialect.create(table):
+                    cursor.execute(statement)
+
+    def select_rows(
+        self,
+        table: Table,
+        equal: dict[str, Any] | None = None,
+        subtree: tuple[str, str] | None = None,
+        limit: int | None = None,
+        keys: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        sql, params = self.dialect.select(table, equal or {}, subtree, limit, keys)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, params)
+            return [dict(row) for row in cursor.fetchall()]

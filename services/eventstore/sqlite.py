@@ -8,41 +8,22 @@ from typing import Any
 from eventsourcing.persistence import ProcessRecorder, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteProcessRecorder
 
-from services.eventstore.index import Dialect, IndexOp, Table
-from services.eventstore.rows import apply_ops
-
-DIALECT = Dialect(":{}", arrays=False)
+from services.eventstore.index import Dialect, IndexOp
+from services.eventstore.rows import IndexRows, apply_ops
 
 
-class SQLiteIndexedRecorder(SQLiteProcessRecorder):
+class SQLiteIndexedRecorder(IndexRows, SQLiteProcessRecorder):
     """Record events, tracking and index rows atomically in SQLite."""
 
-    def install(self, tables: Sequence[Table]) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            for table in tables:
-                for statement in DIALECT.create(table):
-                    c.execute(statement)
+    dialect = Dialect(":{}", arrays=False)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
         ops: Sequence[IndexOp] = kwargs.get("index", ())
-        apply_ops(c, DIALECT, ops)
+        apply_ops(c, self.dialect, ops)
         return notification_ids
-
-    def select_rows(
-        self,
-        table: Table,
-        equal: dict[str, Any] | None = None,
-        subtree: tuple[str, str] | None = None,
-        limit: int | None = None,
-        keys: Sequence[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        sql, params = DIALECT.select(table, equal or {}, subtree, limit, keys)
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(sql, params)
-            return [dict(row) for row in c.fetchall()]
 
 
 class SQLiteIndexedFactory(SQLiteFactory):
