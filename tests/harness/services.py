@@ -110,6 +110,7 @@ class ProcessSystem(System):
         return self
 
     def _spawn(self, log_name: str, args: list[str], extra: dict[str, str] | None) -> subprocess.Popen[bytes]:
+        os.makedirs(self.env["RELIEF_DATA_DIR"], exist_ok=True)
         log = open(Path(self.env["RELIEF_DATA_DIR"]) / f"{log_name}.log", "ab")  # noqa: SIM115
         return subprocess.Popen(
             [sys.executable, "-m", "services.run", *args],
