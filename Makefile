@@ -53,6 +53,7 @@ lint: venv
 bench: venv kafka-jars
 	$(PY) -m bench.intake_http
 	$(PY) -m bench.intake_to_audit
+	$(PY) -m bench.import_rows
 
 lock:
 	$(PYTHON_BIN) -m venv /tmp/relief-lock && /tmp/relief-lock/bin/pip install -q -r requirements.in

@@ -25,6 +25,7 @@ from services.intake.schemas import (
 from services.web.auth import Principal
 
 Reply = tuple[int, Any]
+SUMMARIES = CaseSummary(many=True)
 
 
 class FilingRoutes(Routes):
@@ -103,4 +104,4 @@ class FilingRoutes(Routes):
            summary="Cases in your federation's subtree, by federation and state (no personal data)")
     def list_cases(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
         rows = self.cases.list_cases(principal.federation, query.get("federation"), query.get("state"))
-        return 200, {"cases": CaseSummary(many=True).dump(rows)}
+        return 200, {"cases": SUMMARIES.dump(rows)}

@@ -36,6 +36,9 @@ class ImportView(Schema):
     failures = fields.List(fields.Nested(Failure), required=True)
 
 
+IMPORT_VIEW = ImportView()
+
+
 class ImportRunner(DependencyProvider):
     """Run imports in the background of the service and keep the progress of those running."""
 
@@ -101,7 +104,7 @@ class ImportRoutes(Routes):
             filed, failures, state = job.outcome["filed"], job.outcome["failures"], "done"
         else:
             rows_total, rows, filed, failures, state = None, 0, 0, [], "interrupted"
-        return ImportView().dump({
+        return IMPORT_VIEW.dump({
             "import_id": str(job.id), "state": state, "filename": job.filename, "rows_total": rows_total,
             "rows_done": rows, "filed": filed, "failed_rows": len({f["row"] for f in failures}),
             "failures": list(failures),

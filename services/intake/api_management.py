@@ -24,6 +24,7 @@ from services.intake.schemas import (
 from services.web.auth import Principal
 
 Reply = tuple[int, Any]
+SUMMARIES = CaseSummary(many=True)
 
 
 class ManagementRoutes(Routes):
@@ -39,7 +40,7 @@ class ManagementRoutes(Routes):
         rows = self.cases.due_for_review(
             principal.federation, query.get("federation"), query.get("as_of") or date.today()
         )
-        return 200, {"cases": CaseSummary(many=True).dump(rows)}
+        return 200, {"cases": SUMMARIES.dump(rows)}
 
     @route("POST", "/cases/<case_id>/exit", roles=STAFF, body=ExitRequest, response=CaseView,
            summary="Exit a filed case (解困脱困), with the reason")

@@ -35,6 +35,9 @@ class Stats(Schema):
     measures_done_in_year = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
+STATS = Stats()
+
+
 class ReportRoutes(Routes):
     @route("GET", "/stats", roles=READERS, query=StatsQuery, response=Stats,
            summary="Counts by state, category and cause; filings, exits, exit and return rates of a year")
@@ -42,4 +45,4 @@ class ReportRoutes(Routes):
         root = query.get("federation") or principal.federation
         principal.require_covers(root)
         year = query.get("year") or date.today().year
-        return 200, Stats().dump({"federation": root, **yearly_stats(self.cases.case_rows(root), year)})
+        return 200, STATS.dump({"federation": root, **yearly_stats(self.cases.case_rows(root), year)})

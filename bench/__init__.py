@@ -1,0 +1,1 @@
+"""Benchmarks that print figures for docs/benchmarks.md; run by `make bench`, not by pytest."""
