@@ -84,9 +84,8 @@ class EventStore(DependencyProvider):
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            if covered < relay.batch:
-                if self._wakeup.wait(0.5):
-                    eventlet.sleep(LINGER_SECONDS)
+            if covered < relay.batch and self._wakeup.wait(0.5):
+                eventlet.sleep(LINGER_SECONDS)
         if relay is not None:
             close = getattr(relay.publisher, "close", None)
             if close is not None:
