@@ -9,6 +9,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 
+from services.eventstore.group_commit import GroupCommit
 from services.eventstore.index import IndexOp, Table
 
 
@@ -33,6 +34,7 @@ class IndexedApplication(Application):  # type: ignore[type-arg]
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self.listeners: list[Callable[[], None]] = []
         super().__init__(env)
+        self._group = GroupCommit(lambda events, index: self.events.put(events, index=index))
 
     def construct_recorder(self) -> ProcessRecorder:
         recorder = self.factory.process_recorder()
@@ -50,9 +52,15 @@ class IndexedApplication(Application):  # type: ignore[type-arg]
         index: Sequence[IndexOp] = (),
         tracking: Tracking | None = None,
     ) -> None:
-        """Store the aggregates' new events with their index rows and consumed position, or nothing."""
+        """Store the aggregates' new events with their index rows and consumed position, or nothing.
+
+        Saves without a position (requests) are group-committed with saves made at the same moment.
+        """
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
-        self.events.put(events, index=list(index), tracking=tracking)
+        if tracking is None:
+            self._group.save(events, index)
+        else:
+            self.events.put(events, index=list(index), tracking=tracking)
         for listener in self.listeners:
             listener()
 
