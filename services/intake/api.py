@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.intake.application import CaseNotFound, Cases, DuplicatePerson, RepeatedPerson
+from services.intake.application import CaseNotFound, Cases, ConcurrentChange, DuplicatePerson, RepeatedPerson
 from services.intake.domain import Case, IllegalTransition
 from services.intake.identity import mask_id_number, mask_phone
 from services.intake.schemas import CaseView
@@ -15,6 +15,7 @@ route = routes(
     {
         IllegalTransition: (409, "illegal_transition"),
         DuplicatePerson: (409, "duplicate_person"),
+        ConcurrentChange: (409, "concurrent_change"),
         RepeatedPerson: (400, "bad_request"),
         CaseNotFound: (404, "not_found"),
     }

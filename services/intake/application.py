@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from services.eventstore import Claim, ClaimConflict, IndexedApplication, Put, Release, Table
 from services.eventstore.index import IndexOp
@@ -51,6 +52,10 @@ class DuplicatePerson(Exception):
     def __init__(self, role: str, case_id: str, federation: str):
         super().__init__(f"a person in this file is already the {role} of active case {case_id} in {federation}")
         self.details = {"existing_case_id": case_id, "existing_federation": federation}
+
+
+class ConcurrentChange(Exception):
+    """Another request changed the case after this one read it; nothing was stored."""
 
 
 class RepeatedPerson(Exception):
@@ -211,6 +216,8 @@ class Cases(IndexedApplication):
         except ClaimConflict as conflict:
             holder = conflict.holder
             raise DuplicatePerson(holder.get("role", "person"), holder["case_id"], holder["federation"]) from None
+        except IntegrityError:
+            raise ConcurrentChange("the case changed while this request ran; reload it and try again") from None
 
 
 def imported_case(entry: ImportedRow, job: ImportJob, by: str) -> Case:

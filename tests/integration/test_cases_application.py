@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.intake.application import CaseNotFound, Cases
+from services.intake.application import CaseNotFound, Cases, ConcurrentChange
 from services.intake.domain import IllegalTransition
 from tests.backends import BACKENDS, backend_env
 from tests.factories import application_body
@@ -89,3 +89,15 @@ def test_a_code_that_only_shares_a_prefix_is_not_in_the_subtree(cases):
     assert cases.list_cases("gs.by") == []
     with pytest.raises(CaseNotFound):
         cases.get_case(case_id, "gs.by")
+
+
+def test_two_changes_to_one_case_at_once_store_one_and_refuse_the_other(cases):
+    case_id = str(open_case(cases).id)
+
+    def withdraw_while_another_request_verifies(case):
+        cases.change(case_id, "gs", lambda c: c.verify(["a", "b"], date(2026, 3, 2), Decimal("1"), "f", "li"))
+        case.withdraw("moved", "li")
+
+    with pytest.raises(ConcurrentChange):
+        cases.change(case_id, "gs", withdraw_while_another_request_verifies)
+    assert cases.get_case(case_id, "gs").state == "verified"
