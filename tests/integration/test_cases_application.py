@@ -7,20 +7,7 @@ import pytest
 
 from services.intake.application import CaseNotFound, Cases, ConcurrentChange
 from services.intake.domain import IllegalTransition
-from tests.backends import BACKENDS, backend_env
 from tests.factories import application_body
-
-
-@pytest.fixture(params=BACKENDS)
-def env(request, tmp_path):
-    return backend_env(request, tmp_path, request.param)
-
-
-@pytest.fixture
-def cases(env):
-    app = Cases(env)
-    yield app
-    app.close()
 
 
 def open_case(cases, federation="gs.by.pg"):

@@ -8,20 +8,8 @@ import eventlet
 import pytest
 
 from services.intake.application import Cases, DuplicatePerson, RepeatedPerson
-from tests.backends import BACKENDS, backend_env
+from tests.backends import backend_env
 from tests.factories import application_body, id_number
-
-
-@pytest.fixture(params=BACKENDS)
-def env(request, tmp_path):
-    return backend_env(request, tmp_path, request.param)
-
-
-@pytest.fixture
-def cases(env):
-    app = Cases(env)
-    yield app
-    app.close()
 
 
 def body(federation="gs.by", worker_id=None, member_ids=()):

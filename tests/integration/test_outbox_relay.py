@@ -6,12 +6,10 @@ import pytest
 
 from services.contracts import decode
 from services.contracts.topics import INTAKE_TOPIC
-from services.intake.application import Cases
 from services.intake.outbound import case_event
 from services.runtime.outbox import OUTBOX_POSITION, OutboxRelay
 from services.transport import PublishFailed
 from services.transport.embedded import EmbeddedTransport
-from tests.backends import BACKENDS, backend_env
 from tests.factories import application_body
 
 
@@ -23,13 +21,6 @@ class RefusingPublisher:
 
     def flush(self, timeout=30.0):
         raise PublishFailed("broker unreachable")
-
-
-@pytest.fixture(params=BACKENDS)
-def cases(request, tmp_path):
-    app = Cases({**backend_env(request, tmp_path, request.param), "PERSON_KEY": "k"})
-    yield app
-    app.close()
 
 
 @pytest.fixture

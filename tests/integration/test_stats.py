@@ -7,20 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from services.intake.application import Cases
 from services.intake.domain import CATEGORIES, CAUSES, MEASURE_KINDS
 from services.intake.reports import yearly_stats
-from tests.backends import BACKENDS, backend_env
 from tests.factories import application_body
 
 FEDERATIONS = ["gs.by", "gs.by.pg", "gs.by.jc", "gs.ln"]
-
-
-@pytest.fixture(params=BACKENDS)
-def cases(request, tmp_path):
-    app = Cases(backend_env(request, tmp_path, request.param))
-    yield app
-    app.close()
 
 
 def populate(cases, rng, n=60):

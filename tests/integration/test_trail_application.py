@@ -6,16 +6,8 @@ from datetime import UTC, datetime
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from services.audit.application import HistoryNotFound, Trail
+from services.audit.application import HistoryNotFound
 from services.contracts import Envelope
-from tests.backends import BACKENDS, backend_env
-
-
-@pytest.fixture(params=BACKENDS)
-def trail(request, tmp_path):
-    app = Trail(backend_env(request, tmp_path, request.param))
-    yield app
-    app.close()
 
 
 def envelope(case_id, event_type="CaseFiled", event_id=None):

@@ -1,0 +1,27 @@
+"""Fixtures that run an application test once per event-store backend: memory, SQLite, PostgreSQL."""
+
+import pytest
+
+from services.audit.application import Trail
+from services.intake.application import Cases
+from tests.backends import BACKENDS, backend_env
+
+
+@pytest.fixture(params=BACKENDS)
+def env(request, tmp_path):
+    """Settings of a fresh, empty store on each backend in turn."""
+    return backend_env(request, tmp_path, request.param)
+
+
+@pytest.fixture
+def cases(env):
+    app = Cases(env)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def trail(env):
+    app = Trail(env)
+    yield app
+    app.close()
