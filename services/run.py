@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
     for name in wanted:
         config = service_config(name)
         if uses_dev_secrets(config):
-            log.warning("%s uses the development JWT secret or person key: not for production", name)
+            log.warning("%s uses a development secret (JWT, person or cipher key): not for production", name)
         container = ServiceContainer(available[name], config)
         container.start()
         containers.append(container)
