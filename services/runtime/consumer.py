@@ -57,6 +57,7 @@ class EventConsumer(Entrypoint):
         self._stopping = False
         self._done = threading.Event()
         self._done.set()
+        self._lag_reported: set[tuple[str, int]] = set()
 
     def start(self) -> None:
         self._done.clear()
@@ -96,12 +97,20 @@ class EventConsumer(Entrypoint):
                         self._process(app, message, dead_letters)
                         failpoints.reached("consumer.after_record")
                     subscription.commit(messages)
-                    for (topic, partition), lag in subscription.lag().items():
-                        CONSUMER_LAG.labels(self.container.service_name, topic, str(partition)).set(lag)
+                    self._report_lag(subscription.lag())
             finally:
                 subscription.close()
         finally:
             self._done.set()
+
+    def _report_lag(self, lags: dict[tuple[str, int], int]) -> None:
+        """Export the lag of the partitions this replica reads; drop those a rebalance took away."""
+        service = self.container.service_name
+        for topic, partition in self._lag_reported - set(lags):
+            CONSUMER_LAG.remove(service, topic, str(partition))
+        for (topic, partition), lag in lags.items():
+            CONSUMER_LAG.labels(service, topic, str(partition)).set(lag)
+        self._lag_reported = set(lags)
 
     def _process(self, app: IndexedApplication, message: Message, dead_letters: Publisher) -> None:
         """Process one message until it has an outcome: done, duplicate or dead-lettered."""

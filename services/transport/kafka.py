@@ -117,7 +117,9 @@ class KafkaSubscription:
 
     def lag(self) -> dict[tuple[str, int], int]:
         lags = {}
-        for tp in self._consumer.assignment():
+        assigned = self._consumer.assignment()
+        self._seen = {tp: offset for tp, offset in self._seen.items() if tp in assigned}
+        for tp in assigned:
             end = self._consumer.highwater(tp)
             if end is not None and tp in self._seen:
                 lags[(tp.topic, tp.partition)] = max(0, end - self._seen[tp])
@@ -145,7 +147,7 @@ class _ResumeFromTracking(ConsumerRebalanceListener):
         self._start_at = start_at
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        pass
+        """Nothing to hand over: positions are recorded with each effect, not on revocation."""
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         for tp in assigned:

@@ -31,6 +31,9 @@ def test_a_case_filed_through_the_api_appears_in_order_in_the_audit_history(syst
     assert all(e["service"] == "intake" for e in events)
     opened = events[0]["payload"]["worker"]
     assert "id_number" not in opened and opened["id_number_masked"].count("*") == 10
+    lags = [line for line in system.client("audit", role=None).get("/metrics").text.splitlines()
+            if line.startswith("relief_consumer_lag_messages{") and INTAKE_TOPIC in line]
+    assert lags and all(line.endswith(" 0.0") for line in lags)  # caught up, per partition it reads
 
 
 def test_a_consumer_killed_before_recording_resumes_with_each_effect_once(system):
