@@ -100,6 +100,9 @@ class EventConsumer(Entrypoint):
                     self._report_lag(subscription.lag())
             finally:
                 subscription.close()
+                close = getattr(dead_letters, "close", None)
+                if close is not None:
+                    close()
         finally:
             self._done.set()
 
