@@ -100,9 +100,7 @@ class EventConsumer(Entrypoint):
                     self._report_lag(subscription.lag())
             finally:
                 subscription.close()
-                close = getattr(dead_letters, "close", None)
-                if close is not None:
-                    close()
+                dead_letters.close()
         finally:
             self._done.set()
 

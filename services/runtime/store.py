@@ -87,6 +87,4 @@ class EventStore(DependencyProvider):
             if covered < relay.batch and self._wakeup.wait(0.5):
                 eventlet.sleep(LINGER_SECONDS)
         if relay is not None:
-            close = getattr(relay.publisher, "close", None)
-            if close is not None:
-                close()
+            relay.publisher.close()

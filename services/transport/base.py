@@ -38,6 +38,8 @@ class Publisher(Protocol):
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every queued message is acknowledged, or raise PublishFailed."""
 
+    def close(self) -> None: ...
+
 
 class Subscription(Protocol):
     def poll(self, timeout: float) -> Sequence[Message]:

@@ -105,6 +105,9 @@ class EmbeddedPublisher:
         if pending:
             self._transport.append(pending)
 
+    def close(self) -> None:
+        """Nothing to release: the log belongs to the transport."""
+
 
 class EmbeddedSubscription:
     def __init__(self, transport: EmbeddedTransport, topics: Sequence[str], start_at: StartAt):

@@ -22,6 +22,9 @@ class RefusingPublisher:
     def flush(self, timeout=30.0):
         raise PublishFailed("broker unreachable")
 
+    def close(self):
+        pass
+
 
 @pytest.fixture
 def bus(tmp_path):
