@@ -9,7 +9,6 @@ from eventsourcing.persistence import Tracking
 
 from services.audit.domain import CaseHistory
 from services.contracts import Envelope
-from services.contracts.envelope import ENVELOPE
 from services.eventstore import IndexedApplication
 
 
@@ -27,7 +26,7 @@ class Trail(IndexedApplication):
         history = self._history(envelope.case_id)
         if history is None:
             history = CaseHistory(envelope.case_id, envelope.federation)
-        added = history.append(ENVELOPE.dump(envelope))
+        added = history.append(envelope.to_dict())
         self.record(history, tracking=tracking)
         return added
 
