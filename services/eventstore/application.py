@@ -23,6 +23,7 @@ class IndexedRecorder(Protocol):
         subtree: tuple[str, str] | None = None,
         limit: int | None = None,
         keys: Sequence[str] | None = None,
+        until: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]: ...
 
 

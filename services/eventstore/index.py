@@ -110,10 +110,15 @@ class Dialect:
         subtree: tuple[str, str] | None,
         limit: int | None,
         keys: Sequence[str] | None = None,
+        until: tuple[str, str] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         clauses, params = [], dict(equal)
         for column in equal:
             clauses.append(f"{column} = {self.p(column)}")
+        if until is not None:
+            column, last = until
+            params["until"] = last
+            clauses.append(f"{column} <= {self.p('until')}")
         if keys is not None:
             if self.arrays:
                 params["keys"] = list(keys)

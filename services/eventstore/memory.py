@@ -44,18 +44,23 @@ class MemoryIndexedRecorder(POPOProcessRecorder):
         subtree: tuple[str, str] | None = None,
         limit: int | None = None,
         keys: Sequence[str] | None = None,
+        until: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         with self._database_lock:
             rows = sorted(self._rows[table.name].values(), key=lambda r: r[table.key])
         if keys is not None:
             wanted = set(keys)
             rows = [r for r in rows if r[table.key] in wanted]
-        found = [dict(r) for r in rows if _matches(r, equal or {}, subtree)]
+        found = [dict(r) for r in rows if _matches(r, equal or {}, subtree, until)]
         return found[:limit] if limit is not None else found
 
 
-def _matches(row: dict[str, Any], equal: dict[str, Any], subtree: tuple[str, str] | None) -> bool:
+def _matches(
+    row: dict[str, Any], equal: dict[str, Any], subtree: tuple[str, str] | None, until: tuple[str, str] | None
+) -> bool:
     if any(row.get(k) != v for k, v in equal.items()):
+        return False
+    if until is not None and (row.get(until[0]) is None or row[until[0]] > until[1]):
         return False
     if subtree is None:
         return True

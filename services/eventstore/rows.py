@@ -44,8 +44,9 @@ class IndexRows:
         subtree: tuple[str, str] | None = None,
         limit: int | None = None,
         keys: Sequence[str] | None = None,
+        until: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        sql, params = self.dialect.select(table, equal or {}, subtree, limit, keys)
+        sql, params = self.dialect.select(table, equal or {}, subtree, limit, keys, until)
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(sql, params)
             return [dict(row) for row in cursor.fetchall()]

@@ -138,18 +138,19 @@ class Cases(IndexedApplication):
             raise CaseNotFound(case_id)
         return case
 
-    def list_cases(self, scope: str, federation: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+    def list_cases(
+        self, scope: str, federation: str | None = None, state: str | None = None, **criteria: Any
+    ) -> list[dict[str, Any]]:
         """Return index rows of the cases under `federation` (default: the whole scope)."""
         root = federation or scope
         if not in_subtree(root, scope):
             return []
         equal = {"state": state} if state else {}
-        return [summary(r) for r in self.select_rows(CASES, equal=equal, subtree=("federation", root))]
+        return [summary(r) for r in self.select_rows(CASES, equal=equal, subtree=("federation", root), **criteria)]
 
     def due_for_review(self, scope: str, federation: str | None, as_of: date) -> list[dict[str, Any]]:
-        """Filed cases whose yearly review (年度复核) is due on or before `as_of`."""
-        rows = self.list_cases(scope, federation, FILED)
-        return [r for r in rows if r["review_due_on"] <= as_of.isoformat()]
+        """Filed cases whose yearly review (年度复核) is due on or before `as_of`, found by the index."""
+        return self.list_cases(scope, federation, FILED, until=("review_due_on", as_of.isoformat()))
 
     def case_rows(self, root: str) -> list[dict[str, Any]]:
         """Every index row under root, with timelines decoded, for reports."""
