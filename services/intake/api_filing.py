@@ -39,22 +39,17 @@ class FilingRoutes(Routes):
     @route("POST", "/cases/<case_id>/verification", roles=STAFF, body=VerificationRequest, response=CaseView,
            summary="Record the home visit and income check (入户核查)")
     def verify(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
-        case, _ = self.cases.change(case_id, principal.federation, lambda c: c.verify(by=principal.user, **body))
-        return 201, case_view(case, principal)
+        return self.changed(principal, case_id, lambda c: c.verify(by=principal.user, **body))
 
     @route("POST", "/cases/<case_id>/deliberation", roles=STAFF, body=DeliberationRequest, response=CaseView,
            summary="Record the deliberation (评议)")
     def deliberate(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
-        case, _ = self.cases.change(case_id, principal.federation, lambda c: c.deliberate(by=principal.user, **body))
-        return 201, case_view(case, principal)
+        return self.changed(principal, case_id, lambda c: c.deliberate(by=principal.user, **body))
 
     @route("POST", "/cases/<case_id>/notice", roles=STAFF, body=NoticeRequest, response=CaseView,
            summary="Publish the public notice (公示)")
     def publish_notice(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
-        case, _ = self.cases.change(
-            case_id, principal.federation, lambda c: c.publish_notice(by=principal.user, **body)
-        )
-        return 201, case_view(case, principal)
+        return self.changed(principal, case_id, lambda c: c.publish_notice(by=principal.user, **body))
 
     @route("POST", "/cases/<case_id>/objections", roles=STAFF, body=ObjectionRequest, response=ObjectionCreated,
            summary="Record an objection raised during the notice")
@@ -67,34 +62,24 @@ class FilingRoutes(Routes):
     def resolve_objection(
         self, request: Request, principal: Principal, body: dict[str, Any], case_id: str, objection_id: str
     ) -> Reply:
-        case, _ = self.cases.change(
-            case_id,
-            principal.federation,
-            lambda c: c.resolve_objection(objection_id=objection_id, by=principal.user, **body),
+        return self.changed(
+            principal, case_id, lambda c: c.resolve_objection(objection_id=objection_id, by=principal.user, **body)
         )
-        return 201, case_view(case, principal)
 
     @route("POST", "/cases/<case_id>/approval", roles=APPROVERS, body=ApprovalRequest, response=CaseView,
            summary="Approve and file the case (审批、录入)")
     def approve(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
-        case, _ = self.cases.change(
-            case_id, principal.federation, lambda c: c.approve(body["approved_on"], principal.user)
-        )
-        return 201, case_view(case, principal)
+        return self.changed(principal, case_id, lambda c: c.approve(body["approved_on"], principal.user))
 
     @route("POST", "/cases/<case_id>/rejection", roles=DECIDERS, body=ReasonRequest, response=CaseView,
            summary="Reject the application, with the reason")
     def reject(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
-        case, _ = self.cases.change(case_id, principal.federation, lambda c: c.reject(body["reason"], principal.user))
-        return 201, case_view(case, principal)
+        return self.changed(principal, case_id, lambda c: c.reject(body["reason"], principal.user))
 
     @route("POST", "/cases/<case_id>/withdrawal", roles=STAFF, body=ReasonRequest, response=CaseView,
            summary="Withdraw the application, with the reason")
     def withdraw(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
-        case, _ = self.cases.change(
-            case_id, principal.federation, lambda c: c.withdraw(body["reason"], principal.user)
-        )
-        return 201, case_view(case, principal)
+        return self.changed(principal, case_id, lambda c: c.withdraw(body["reason"], principal.user))
 
     @route("GET", "/cases/<case_id>", roles=READERS, response=CaseView, summary="One case file")
     def get_case(self, request: Request, principal: Principal, case_id: str) -> Reply:

@@ -31,8 +31,7 @@ class ManagementRoutes(Routes):
     @route("POST", "/cases/<case_id>/review", roles=STAFF, body=ReviewRequest, response=CaseView,
            summary="Record the yearly review (年度复核)")
     def review(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
-        case, _ = self.cases.change(case_id, principal.federation, lambda c: c.review(by=principal.user, **body))
-        return 201, case_view(case, principal)
+        return self.changed(principal, case_id, lambda c: c.review(by=principal.user, **body))
 
     @route("GET", "/cases/due-for-review", roles=READERS, query=DueQuery, response=CaseList,
            summary="Filed cases whose yearly review is due by as_of (default today)")
@@ -45,14 +44,12 @@ class ManagementRoutes(Routes):
     @route("POST", "/cases/<case_id>/exit", roles=STAFF, body=ExitRequest, response=CaseView,
            summary="Exit a filed case (解困脱困), with the reason")
     def exit(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
-        case, _ = self.cases.change(case_id, principal.federation, lambda c: c.exit(by=principal.user, **body))
-        return 201, case_view(case, principal)
+        return self.changed(principal, case_id, lambda c: c.exit(by=principal.user, **body))
 
     @route("POST", "/cases/<case_id>/refiling", roles=APPROVERS, body=RefilingRequest, response=CaseView,
            summary="Re-file an exited household that fell back into hardship (返困)")
     def refile(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
-        case, _ = self.cases.change(case_id, principal.federation, lambda c: c.refile(by=principal.user, **body))
-        return 201, case_view(case, principal)
+        return self.changed(principal, case_id, lambda c: c.refile(by=principal.user, **body))
 
     @route("POST", "/cases/<case_id>/amendment", roles=STAFF, body=AmendmentRequest, response=CaseView,
            summary="Amend the case file, saying why (what changed is recorded)")
@@ -73,7 +70,4 @@ class ManagementRoutes(Routes):
     def complete_measure(
         self, request: Request, principal: Principal, body: dict[str, Any], case_id: str, measure_id: str
     ) -> Reply:
-        case, _ = self.cases.change(
-            case_id, principal.federation, lambda c: c.complete_measure(measure_id, by=principal.user, **body)
-        )
-        return 201, case_view(case, principal)
+        return self.changed(principal, case_id, lambda c: c.complete_measure(measure_id, by=principal.user, **body))
