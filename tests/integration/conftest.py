@@ -5,6 +5,7 @@ import pytest
 from services.audit.application import Trail
 from services.intake.application import Cases
 from tests.backends import BACKENDS, backend_env
+from tests.harness.services import InProcessSystem, environment
 
 
 @pytest.fixture(params=BACKENDS)
@@ -25,3 +26,17 @@ def trail(env):
     app = Trail(env)
     yield app
     app.close()
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    """Intake and audit as nameko containers in this process: one system per test module."""
+    running = InProcessSystem(environment(tmp_path_factory.mktemp("system"))).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def staff(system):
+    """A caseworker of gs.by."""
+    return system.client("intake", "caseworker", "gs.by", "li")

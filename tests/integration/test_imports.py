@@ -2,23 +2,8 @@
 
 import time
 
-import pytest
-
 from services.intake.import_rows import CSV, XLSX
-from tests.harness.services import InProcessSystem, environment
 from tests.import_files import import_rows, to_csv, to_xlsx, valid_row
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory):
-    running = InProcessSystem(environment(tmp_path_factory.mktemp("imports"))).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def staff(system):
-    return system.client("intake", "caseworker", "gs.by", "li")
 
 
 def upload(staff, data, content_type, timeout=120):

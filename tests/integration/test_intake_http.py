@@ -5,19 +5,6 @@ import copy
 import pytest
 
 from tests.factories import WORKFLOW, application_body
-from tests.harness.services import InProcessSystem, environment
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory):
-    running = InProcessSystem(environment(tmp_path_factory.mktemp("http"))).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def staff(system):
-    return system.client("intake", "caseworker", "gs.by", "li")
 
 
 def case_count(system):

@@ -4,19 +4,6 @@ import pytest
 
 from tests.e2e.flows import file_case
 from tests.factories import application_body, id_number
-from tests.harness.services import InProcessSystem, environment
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory):
-    running = InProcessSystem(environment(tmp_path_factory.mktemp("management"))).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def staff(system):
-    return system.client("intake", "caseworker", "gs.by", "li")
 
 
 @pytest.fixture

@@ -4,14 +4,6 @@ import pytest
 
 from services.run import service_classes
 from services.web.openapi import api_routes, openapi_path
-from tests.harness.services import InProcessSystem, environment
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory):
-    running = InProcessSystem(environment(tmp_path_factory.mktemp("openapi"))).start()
-    yield running
-    running.stop()
 
 
 @pytest.mark.parametrize("service", ["intake", "audit"])
