@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from services.config import DEV_JWT_SECRET
 from services.intake.identity import with_check_character
-from services.runtime.config import DEV_JWT_SECRET
 from services.web.auth import issue_token
 from tests.factories import application_body
 from tests.harness.postgres import free_port

@@ -25,9 +25,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.intake_http import Plan, caseworker_token, load_average, percentile, run_client, unique_id_number
 from services.audit.application import Trail
 from services.audit.domain import CaseHistory
+from services.config import service_config
 from services.contracts.topics import DEAD_LETTER_TOPIC, INTAKE_TOPIC, PARTITIONS, TOPICS
 from services.eventstore import store_env
-from services.runtime.config import service_config
 from tests.factories import application_body
 from tests.harness.kafka_broker import KafkaBroker, create_topics
 from tests.harness.services import ProcessSystem, environment

@@ -20,7 +20,7 @@ os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")  # psycopg must yield 
 
 from nameko.containers import ServiceContainer  # noqa: E402
 
-from services.runtime.config import data_dir, service_config, uses_dev_secrets  # noqa: E402
+from services.config import data_dir, service_config, uses_dev_secrets  # noqa: E402
 
 log = logging.getLogger("relief")
 

@@ -23,10 +23,7 @@ from nameko.extensions import Entrypoint
 
 from services.contracts import DEAD_LETTER_TOPIC, Envelope, InvalidEvent, decode
 from services.eventstore import IndexedApplication
-from services.runtime import failpoints
-from services.runtime.store import EventStore
-from services.transport import Message, Publisher, PublishFailed, transport_for
-from services.web.metrics import (
+from services.metrics import (
     CONSUMER_LAG,
     DEAD_LETTERED,
     DELIVERY_SECONDS,
@@ -34,6 +31,9 @@ from services.web.metrics import (
     EVENTS_DUPLICATE,
     PROCESSING_SECONDS,
 )
+from services.runtime import failpoints
+from services.runtime.store import EventStore
+from services.transport import Message, Publisher, PublishFailed, transport_for
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from services.contracts import Envelope, encode, topic_for
 from services.eventstore import IndexedApplication
+from services.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 from services.runtime import failpoints
 from services.transport import Publisher
-from services.web.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from marshmallow import Schema
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Request, Response
 
+from services.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from services.web.auth import read_token
 from services.web.errors import COMMON_ERRORS, BadRequest, error_response, json_response
-from services.web.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 ErrorTable = dict[type[Exception], tuple[int, str]]
 

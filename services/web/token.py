@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from services.runtime.config import DEV_JWT_SECRET
+from services.config import DEV_JWT_SECRET
 from services.web.auth import ROLES, issue_token
 
 

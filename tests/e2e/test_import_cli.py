@@ -4,7 +4,7 @@ import csv
 import subprocess
 import sys
 
-from services.runtime.config import DEV_JWT_SECRET
+from services.config import DEV_JWT_SECRET
 from services.web.auth import issue_token
 from tests.harness.services import ROOT, ProcessSystem, environment
 from tests.import_files import import_rows, to_csv

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from services.runtime.config import DEV_JWT_SECRET, service_config
+from services.config import DEV_JWT_SECRET, service_config
 from services.web.auth import issue_token
 from tests.harness.postgres import free_port
 
