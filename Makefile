@@ -10,13 +10,14 @@ ROLE ?= caseworker
 FED  ?= gs
 USER ?= dev
 
-.PHONY: help venv run test test-unit lint token bench kafka-jars postgres lock clean
+.PHONY: help venv run test test-unit lint token bench kafka-jars postgres lock clean manifests
 
 help:
 	@echo "make run      - the whole system on this machine (embedded transport, SQLite under ./var)"
 	@echo "make test     - every test tier, with a real Kafka broker and a real PostgreSQL"
 	@echo "make lint     - ruff and mypy"
 	@echo "make token ROLE=caseworker FED=gs.by USER=li - print a bearer token"
+	@echo "make manifests - render k8s/ from services/catalog.py"
 	@echo "make bench    - the benchmarks under bench/ (figures go in docs/benchmarks.md)"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -47,7 +48,7 @@ test-unit: venv
 	$(PY) -m pytest tests/unit
 
 lint: venv
-	$(VENV)/bin/ruff check services tests bench
+	$(VENV)/bin/ruff check services tests bench deploy
 	$(VENV)/bin/mypy services
 
 bench: venv kafka-jars
@@ -65,6 +66,9 @@ lock:
 	  echo "-r requirements.txt"; \
 	  /tmp/relief-lock/bin/pip freeze --all | grep -v -E "^(pip|wheel)==" | grep -v -x -F -f requirements.txt; } > requirements-dev.txt
 	rm -rf /tmp/relief-lock
+
+manifests: venv
+	$(PY) deploy/manifests.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

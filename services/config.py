@@ -7,12 +7,14 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-PORTS = {"intake": 8001, "pairing": 8002, "aid": 8003, "audit": 8004}
+from services.catalog import entry
+
 # Development secrets: fine on one machine; production sets RELIEF_JWT_SECRET and RELIEF_PERSON_KEY.
 DEV_JWT_SECRET = "relief-development-secret-do-not-use-in-production"
 DEV_PERSON_KEY = "relief-development-person-key"
 # AES-256 key (base64) that encrypts stored events on one machine.
 DEV_CIPHER_KEY = "OjJzJoi/yAkOiEmgdsNWBqXxlWuqDpEP6Bqp8ZkUB4E="
+MAX_BODY_BYTES = 1024 * 1024  # JSON request bodies; imports declare their own limit
 
 
 def data_dir(env: Mapping[str, str] = os.environ) -> str:
@@ -25,13 +27,17 @@ def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[st
     upper = service.upper()
     return {
         "SERVICE": service,
-        "WEB_SERVER_ADDRESS": env.get(f"RELIEF_{upper}_ADDRESS", f"127.0.0.1:{PORTS[service]}"),
+        "WEB_SERVER_ADDRESS": env.get(f"RELIEF_{upper}_ADDRESS", f"127.0.0.1:{entry(service).port}"),
         "STORE_URL": env.get(f"RELIEF_{upper}_STORE", f"sqlite:///{data}/{service}.db"),
         "TRANSPORT_URL": env.get("RELIEF_TRANSPORT", f"embedded:///{data}/bus.db"),
         "JWT_SECRET": env.get("RELIEF_JWT_SECRET", DEV_JWT_SECRET),
         "PERSON_KEY": env.get("RELIEF_PERSON_KEY", DEV_PERSON_KEY),
         "CIPHER_KEY": env.get(f"RELIEF_{upper}_CIPHER_KEY", env.get("RELIEF_CIPHER_KEY", DEV_CIPHER_KEY)),
-        "INSTANCE_ID": env.get(f"RELIEF_{upper}_INSTANCE", f"{service}-{socket.gethostname()}"),
+        # Kafka static member id: unique per process unless the supervisor names the replica (a pod name),
+        # so two processes on one host never fence each other.
+        "INSTANCE_ID": env.get(f"RELIEF_{upper}_INSTANCE", f"{service}-{socket.gethostname()}-{os.getpid()}"),
+        "MAX_BODY_BYTES": int(env.get("RELIEF_MAX_BODY_BYTES", str(MAX_BODY_BYTES))),
+        "COMMIT": env.get("RELIEF_COMMIT", "unknown"),
         "max_workers": int(env.get("RELIEF_MAX_WORKERS", "50")),
     }
 

@@ -20,16 +20,15 @@ os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")  # psycopg must yield 
 
 from nameko.containers import ServiceContainer  # noqa: E402
 
+from services.catalog import SERVICES  # noqa: E402
 from services.config import data_dir, service_config, uses_dev_secrets  # noqa: E402
 
 log = logging.getLogger("relief")
 
 
 def service_classes() -> dict[str, type]:
-    from services.audit.service import AuditService
-    from services.intake.service import IntakeService
-
-    return {"intake": IntakeService, "audit": AuditService}
+    """The nameko class of every service in the catalog, by name."""
+    return {entry.name: entry.load_service_class() for entry in SERVICES}
 
 
 def main(argv: list[str]) -> int:

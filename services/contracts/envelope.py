@@ -10,6 +10,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from services.catalog import producers
+
 FEDERATION_CODE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*$")
 
 
@@ -60,7 +62,7 @@ class EnvelopeSchema(Schema):
     recorded_at = fields.AwareDateTime(required=True)
     federation = fields.String(required=True, validate=validate.Regexp(FEDERATION_CODE))
     case_id = fields.UUID(required=True)
-    service = fields.String(required=True, validate=validate.OneOf(["intake", "pairing", "aid"]))
+    service = fields.String(required=True, validate=validate.OneOf(producers()))
     payload = fields.Dict(keys=fields.String(), required=True)
 
     @post_load

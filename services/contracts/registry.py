@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import import_module
 
 from marshmallow import Schema
 
-from services.contracts import intake_events
+from services.catalog import SERVICES
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,20 @@ class Contract:
         object.__setattr__(self, "validator", self.schema())
 
 
-CONTRACTS: dict[tuple[str, int], Contract] = {
-    (name, 1): Contract(name, 1, "intake", schema) for name, schema in intake_events.SCHEMAS.items()
-}
+def _contracts() -> dict[tuple[str, int], Contract]:
+    """Every producing service's contracts module declares SCHEMAS: event type -> schema (version 1)."""
+    found: dict[tuple[str, int], Contract] = {}
+    for service in SERVICES:
+        if service.contracts is None:
+            continue
+        for name, schema in import_module(service.contracts).SCHEMAS.items():
+            if (name, 1) in found:
+                raise RuntimeError(f"event type {name} is declared by {found[(name, 1)].service} and {service.name}")
+            found[(name, 1)] = Contract(name, 1, service.name, schema)
+    return found
+
+
+CONTRACTS: dict[tuple[str, int], Contract] = _contracts()
 
 
 def contract_for(event_type: str, version: int) -> Contract:

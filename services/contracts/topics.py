@@ -1,16 +1,16 @@
-"""Name every Kafka topic in one place; docs/events.md describes them for operators."""
+"""Name every Kafka topic in one place; docs/events.md describes them for operators.
 
-INTAKE_TOPIC = "relief.intake.case-events"
-PAIRING_TOPIC = "relief.pairing.pairing-events"
-AID_TOPIC = "relief.aid.aid-events"
+A producing service's topic is declared with the service in services/catalog.py; this module adds the
+topics no service owns.
+"""
+
+from services.catalog import topics
+
 DEAD_LETTER_TOPIC = "relief.dead-letter"
 
 # The topic each producing service publishes to; the key of every message is the case id.
-TOPICS: dict[str, str] = {
-    "intake": INTAKE_TOPIC,
-    "pairing": PAIRING_TOPIC,
-    "aid": AID_TOPIC,
-}
+TOPICS: dict[str, str] = topics()
+INTAKE_TOPIC = TOPICS["intake"]
 
 # Partitions per topic when the system creates them; one case always maps to one partition.
 PARTITIONS = 6

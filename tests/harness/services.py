@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 
+from services.catalog import names
 from services.config import DEV_JWT_SECRET, service_config
 from services.web.auth import issue_token
 from tests.harness.postgres import free_port
@@ -38,7 +39,7 @@ class Client:
 def environment(data_dir: Path, transport: str | None = None, stores: dict[str, str] | None = None) -> dict[str, str]:
     """The RELIEF_* variables for a system whose data lives in data_dir, on free ports."""
     env = {"RELIEF_DATA_DIR": str(data_dir), "RELIEF_LOG_LEVEL": "WARNING"}
-    for name in ("intake", "audit"):
+    for name in names():
         env[f"RELIEF_{name.upper()}_ADDRESS"] = f"127.0.0.1:{free_port()}"
     if transport:
         env["RELIEF_TRANSPORT"] = transport
@@ -62,7 +63,7 @@ class System:
 
 
 class InProcessSystem(System):
-    """Intake and audit as nameko containers in the test process (the embedded default)."""
+    """Every service of the catalog as nameko containers in the test process (the embedded default)."""
 
     def __init__(self, env: dict[str, str]):
         super().__init__(env)
@@ -91,9 +92,9 @@ class InProcessSystem(System):
 class ProcessSystem(System):
     """Each service in its own `python -m services.run NAME` process, as past one machine."""
 
-    def __init__(self, env: dict[str, str], services: tuple[str, ...] = ("intake", "audit")):
+    def __init__(self, env: dict[str, str], services: tuple[str, ...] | None = None):
         super().__init__(env)
-        self.services = services
+        self.services = services or tuple(names())
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, *names: str, extra: dict[str, str] | None = None) -> ProcessSystem:
