@@ -1,6 +1,6 @@
-import os
-
 """One declaration per service: the runner, config, contracts, harness and manifests all follow it."""
+
+import os
 
 from deploy import manifests
 from services.catalog import SERVICES, entry, names, topics
