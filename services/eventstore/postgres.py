@@ -28,9 +28,31 @@ class PostgresIndexedRecorder(IndexRows, PostgresProcessRecorder):
 
 
 class PostgresIndexedFactory(PostgresFactory):
-    """Build PostgreSQL recorders that can write index rows."""
+    """Build PostgreSQL recorders that can write index rows, on connections that cannot hang forever.
+
+    A request must never wait without limit on a database that does not answer and then commit after
+    its client gave up: connecting, each statement, and an unacknowledged send all have time limits.
+    """
 
     process_recorder_class = PostgresIndexedRecorder
 
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.datastore.pool.kwargs.update(connection_limits(self.env))
+
     def process_recorder(self) -> ProcessRecorder:
         return super().process_recorder()
+
+
+def connection_limits(env: Any) -> dict[str, Any]:
+    """libpq settings that bound connecting, statements and a silent network (settings.store_env)."""
+    statement_ms = int(env.get("POSTGRES_STATEMENT_TIMEOUT_MS") or 10_000)
+    return {
+        "connect_timeout": int(env.get("POSTGRES_LIBPQ_CONNECT_TIMEOUT") or 3),
+        "options": f"-c statement_timeout={statement_ms}",
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+        "tcp_user_timeout": statement_ms,
+    }

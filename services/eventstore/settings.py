@@ -38,6 +38,12 @@ def store_env(url: str, cipher_key: str | None = None) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             "POSTGRES_POOL_SIZE": "5",
+            # A request waits at most this long for a pooled connection before it is refused (503).
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LIBPQ_CONNECT_TIMEOUT": "3",
+            "POSTGRES_STATEMENT_TIMEOUT_MS": "10000",
+            # Let a broken connection be replaced instead of failing every request that draws it.
+            "POSTGRES_PRE_PING": "y",
         }
     else:
         raise StoreURLError(f"unsupported store URL scheme {parts.scheme!r} in {url!r}")
