@@ -11,10 +11,11 @@ from eventsourcing.persistence import ProcessRecorder, Tracking
 
 from services.eventstore.group_commit import GroupCommit
 from services.eventstore.index import IndexOp, Table
+from services.eventstore.migrations import Migration, create_tables
 
 
 class IndexedRecorder(Protocol):
-    def install(self, tables: Sequence[Table]) -> None: ...
+    def install(self, component: str, tables: Sequence[Table], migrations: Sequence[Migration]) -> None: ...
 
     def select_rows(
         self,
@@ -31,6 +32,9 @@ class IndexedApplication(Application):  # type: ignore[type-arg]
     """Base of every service's application: events, index rows and tracking saved together."""
 
     tables: ClassVar[tuple[Table, ...]] = ()
+    # Ordered steps that bring a store's index tables to what `tables` describes; by default one step
+    # that creates them. A change to a table of a store in use is a new step appended here.
+    migrations: ClassVar[tuple[Migration, ...]] = ()
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self.listeners: list[Callable[[], None]] = []
@@ -39,7 +43,8 @@ class IndexedApplication(Application):  # type: ignore[type-arg]
 
     def construct_recorder(self) -> ProcessRecorder:
         recorder = self.factory.process_recorder()
-        recorder.install(self.tables)  # type: ignore[attr-defined]
+        steps = self.migrations or (Migration(1, "create the index tables", create_tables(*self.tables)),)
+        recorder.install(self.name.lower(), self.tables, steps)  # type: ignore[attr-defined]
         return recorder
 
     @property

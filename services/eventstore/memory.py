@@ -14,7 +14,8 @@ from services.eventstore.index import Claim, ClaimConflict, IndexOp, Put, Releas
 class MemoryIndexedRecorder(POPOProcessRecorder):
     """Keep events, tracking and index rows in dicts, changed together under one lock."""
 
-    def install(self, tables: Sequence[Table]) -> None:
+    def install(self, component: str, tables: Sequence[Table], migrations: Sequence[Any] = ()) -> None:
+        """Nothing outlives the process here, so there is nothing to migrate: start with empty tables."""
         self._rows: dict[str, dict[str, dict[str, Any]]] = {t.name: {} for t in tables}
 
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:

@@ -18,6 +18,7 @@ class PostgresIndexedRecorder(IndexRows, PostgresProcessRecorder):
     """Record events, tracking and index rows atomically in PostgreSQL."""
 
     dialect = Dialect("%({})s", arrays=True)
+    migration_lock = "LOCK TABLE relief_schema IN EXCLUSIVE MODE"
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -38,7 +39,9 @@ class PostgresIndexedFactory(PostgresFactory):
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
-        self.datastore.pool.kwargs.update(connection_limits(self.env))
+        kwargs = self.datastore.pool.kwargs
+        assert isinstance(kwargs, dict)  # eventsourcing hands the pool a dict of connection arguments
+        kwargs.update(connection_limits(self.env))
 
     def process_recorder(self) -> ProcessRecorder:
         return super().process_recorder()

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.eventstore.index import Claim, ClaimConflict, Dialect, IndexOp, Put, Release, Table, row_params
+from services.eventstore.migrations import Migration, migrate
 
 
 def apply_ops(cursor: Any, dialect: Dialect, ops: Sequence[IndexOp]) -> None:
@@ -31,11 +32,11 @@ class IndexRows:
     dialect: Dialect
     datastore: Any
 
-    def install(self, tables: Sequence[Table]) -> None:
+    migration_lock = ""  # a statement that serialises replicas migrating one store at once
+
+    def install(self, component: str, tables: Sequence[Table], migrations: Sequence[Migration]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
-            for table in tables:
-                for statement in self.dialect.create(table):
-                    cursor.execute(statement)
+            migrate(cursor, self.dialect, component, migrations, self.migration_lock)
 
     def select_rows(
         self,
