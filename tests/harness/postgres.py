@@ -119,6 +119,13 @@ class PostgresCluster:
         shutil.rmtree(self.tmpdir, ignore_errors=True)
         self.tmpdir = None
 
+    def halt(self) -> None:
+        """Stop the server but keep its files and port, as in an outage (resume() starts it again)."""
+        self._pg_ctl("-m", "immediate", "-t", "30", "stop")
+
+    def resume(self) -> None:
+        self._pg_ctl("-l", str(self.tmpdir / "server.log"), "-o", f"-p {self.port}", "start")
+
     def create_database(self, name: str | None = None) -> str:
         """Create an empty database, so each test module can start clean."""
         name = name or f"test_{uuid.uuid4().hex[:12]}"
