@@ -42,7 +42,7 @@ class AuditService(Operations):
     name = "audit"
     title = "Audit: every event of every case (审计)"
 
-    trail: Trail = EventStore(Trail)  # type: ignore[assignment]
+    trail: Trail = EventStore(Trail)
     waker = HubWaker()
 
     @consume(topics=sorted(TOPICS.values()))

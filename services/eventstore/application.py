@@ -28,7 +28,7 @@ class IndexedRecorder(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
-class IndexedApplication(Application):  # type: ignore[type-arg]
+class IndexedApplication(Application):
     """Base of every service's application: events, index rows and tracking saved together."""
 
     tables: ClassVar[tuple[Table, ...]] = ()

@@ -82,7 +82,7 @@ def parse_row(cells: dict[str, str]) -> tuple[dict[str, Any], date] | dict[str, 
     try:
         filed_on = DATE.deserialize(cells.get("filed_on", ""))
     except ValidationError as exc:
-        problems["filed_on"] = "; ".join(exc.messages)  # type: ignore[arg-type]
+        problems["filed_on"] = "; ".join(exc.messages)
     return problems or (loaded, filed_on)
 
 

@@ -17,6 +17,6 @@ class IntakeService(FilingRoutes, ManagementRoutes, ReportRoutes, ImportRoutes, 
     name = "intake"
     title = "Intake: identification, filing and dynamic management (精准识别、建档立卡、动态管理)"
 
-    cases: Cases = EventStore(Cases, outbound=case_event, PERSON_KEY="PERSON_KEY")  # type: ignore[assignment]
+    cases: Cases = EventStore(Cases, outbound=case_event, PERSON_KEY="PERSON_KEY")
     imports = ImportRunner()
     waker = HubWaker()

@@ -38,7 +38,7 @@ class OutboxRelay:
     def publish_pending(self) -> int:
         """Publish the next batch of stored events; return how many stored events it covered."""
         done = self.app.position(OUTBOX_POSITION) or 0
-        notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
+        notifications = self.app.recorder.select_notifications(
             start=done, limit=self.batch, inclusive_of_start=False
         )
         if not notifications:
@@ -61,6 +61,6 @@ class OutboxRelay:
             # Another relay of this service got there first: its consumers see duplicates, not gaps.
             log.warning("outbox position %s already passed by another relay", notifications[-1].id)
         EVENTS_PUBLISHED.labels(self.service, self.topic).inc(sent)
-        newest = self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+        newest = self.app.recorder.max_notification_id() or 0
         OUTBOX_BACKLOG.labels(self.service).set(max(0, newest - notifications[-1].id))
         return len(notifications)
