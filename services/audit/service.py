@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
 from werkzeug.wrappers import Request
 
 from services.audit.application import HistoryNotFound, Trail, history_view
+from services.audit.schemas import CaseHistoryView
 from services.contracts.topics import TOPICS
 from services.runtime.consumer import Delivery, consume
 from services.runtime.store import EventStore
@@ -18,24 +18,6 @@ from services.web.operations import Operations
 
 route = routes({HistoryNotFound: (404, "not_found")})
 HISTORY_READERS = ("auditor", "caseworker", "approver", "admin")
-
-
-class HistoryEntry(Schema):
-    seq = fields.Integer(required=True)
-    event_id = fields.String(required=True)
-    type = fields.String(required=True)
-    version = fields.Integer(required=True)
-    service = fields.String(required=True)
-    federation = fields.String(required=True)
-    occurred_at = fields.String(required=True)
-    recorded_at = fields.String(required=True)
-    payload = fields.Dict(required=True)
-
-
-class CaseHistoryView(Schema):
-    case_id = fields.String(required=True)
-    federation = fields.String(required=True)
-    events = fields.List(fields.Nested(HistoryEntry), required=True)
 
 
 class AuditService(Operations):

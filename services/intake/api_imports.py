@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 import eventlet
-from marshmallow import Schema, fields
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request
 
@@ -15,26 +14,9 @@ from services.intake.application import Cases
 from services.intake.import_rows import ImportFileError, count_rows, read_rows
 from services.intake.import_runner import Progress, run_import
 from services.intake.imports import ImportJob, file_digest
+from services.intake.schemas import ImportView
 from services.web.auth import Principal
 from services.web.errors import BadRequest, NotFound
-
-
-class Failure(Schema):
-    row = fields.Integer(required=True)
-    column = fields.String(required=True)
-    reason = fields.String(required=True)
-
-
-class ImportView(Schema):
-    import_id = fields.String(required=True)
-    state = fields.String(required=True, metadata={"enum": ["running", "done", "interrupted"]})
-    filename = fields.String(required=True)
-    rows_total = fields.Integer(allow_none=True)
-    rows_done = fields.Integer(required=True)
-    filed = fields.Integer(required=True)
-    failed_rows = fields.Integer(required=True)
-    failures = fields.List(fields.Nested(Failure), required=True)
-
 
 IMPORT_VIEW = ImportView()
 

@@ -214,3 +214,41 @@ class ObjectionCreated(Schema):
 class MeasureCreated(Schema):
     measure_id = fields.String(required=True)
     case = fields.Nested(CaseView)
+
+
+class StatsQuery(Schema):
+    federation = fields.String(validate=validate.Regexp(FEDERATION_CODE))
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+
+
+class Stats(Schema):
+    federation = fields.String(required=True)
+    year = fields.Integer(required=True)
+    by_state = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    filed_by_category = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    filed_by_cause = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    filed_in_year = fields.Integer(required=True)
+    exited_in_year = fields.Integer(required=True)
+    returned_in_year = fields.Integer(required=True)
+    files_at_start_of_year = fields.Integer(required=True)
+    exit_rate = fields.Float(allow_none=True, required=True)
+    exit_rate_target = fields.Float(required=True)
+    return_to_hardship_rate = fields.Float(allow_none=True, required=True)
+    measures_done_in_year = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class Failure(Schema):
+    row = fields.Integer(required=True)
+    column = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+class ImportView(Schema):
+    import_id = fields.String(required=True)
+    state = fields.String(required=True, metadata={"enum": ["running", "done", "interrupted"]})
+    filename = fields.String(required=True)
+    rows_total = fields.Integer(allow_none=True)
+    rows_done = fields.Integer(required=True)
+    filed = fields.Integer(required=True)
+    failed_rows = fields.Integer(required=True)
+    failures = fields.List(fields.Nested(Failure), required=True)
