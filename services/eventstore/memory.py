@@ -8,6 +8,7 @@ from typing import Any
 from eventsourcing.persistence import ProcessRecorder, StoredEvent
 from eventsourcing.popo import POPOFactory, POPOProcessRecorder
 
+from services.contracts.federation import in_subtree
 from services.eventstore.index import Claim, ClaimConflict, IndexOp, Put, Release, Table, row_params
 
 
@@ -67,7 +68,7 @@ def _matches(
         return True
     column, root = subtree
     value = str(row.get(column) or "")
-    return value == root or value.startswith(root + ".")
+    return in_subtree(value, root)
 
 
 class MemoryIndexedFactory(POPOFactory):

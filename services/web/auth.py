@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from services.contracts.envelope import FEDERATION_CODE
+from services.contracts.federation import FEDERATION_CODE, in_subtree
 
 ROLES = ("caseworker", "approver", "cadre", "auditor", "admin")
 ALGORITHM = "HS256"
@@ -34,7 +34,7 @@ class Principal:
             raise Forbidden(f"role {self.role} may not do this; needs {' or '.join(roles)}")
 
     def covers(self, federation: str) -> bool:
-        return federation == self.federation or federation.startswith(self.federation + ".")
+        return in_subtree(federation, self.federation)
 
     def require_covers(self, federation: str) -> None:
         if not self.covers(federation):

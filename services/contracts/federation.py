@@ -1,0 +1,18 @@
+"""Federation codes (`gs`, `gs.by`, `gs.by.pg`) and the one rule of which federation covers which."""
+
+from __future__ import annotations
+
+import re
+
+# The whole value must match: `\Z`, not `$`, which would let a trailing newline through (`gs.by\n`).
+FEDERATION_CODE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*\Z")
+
+
+def is_federation_code(value: str) -> bool:
+    """Tell whether a value is a whole federation code, lower-case parts joined by dots."""
+    return FEDERATION_CODE.fullmatch(value) is not None
+
+
+def in_subtree(federation: str, root: str) -> bool:
+    """Tell whether a federation lies at or under root: `gs.by` covers `gs.by.pg`, not `gs.byx`."""
+    return federation == root or federation.startswith(root + ".")
