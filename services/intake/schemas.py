@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates
 
-from services.contracts.envelope import FEDERATION_CODE
 from services.intake.domain import CATEGORIES, CAUSES, DEFAULT_NOTICE_DAYS, EXIT_REASONS, MEASURE_KINDS, STATES
 from services.intake.identity import id_number_problem
+from services.web.fields import Code, Day, Matching, Money, Name, StrictBoolean, StrictInteger, Text
 
 RELATIONS = ("spouse", "child", "parent", "parent_in_law", "sibling", "grandchild", "grandparent", "other")
 HEALTH = ("healthy", "chronic_illness", "serious_illness", "disability")
 SCHOOLING = ("none", "preschool", "primary", "junior", "senior", "vocational", "college", "graduate")
 EMPLOYMENT = ("employed", "flexible", "unemployed", "retired", "student", "unable_to_work", "none")
-PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+PHONE = r"1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}"  # a mobile, or a landline with its area code
+ID_NUMBER = r"[0-9]{17}[0-9X]"  # 18 characters; the check character is verified too (ISO 7064 MOD 11-2)
 
-Name = fields.String(required=True, validate=validate.Length(min=1, max=50))
-Text = fields.String(load_default="", validate=validate.Length(max=2000))
-Money = fields.Decimal(required=True, places=2, as_string=True, validate=validate.Range(min=0))
+
+class IdNumber(Matching):
+    """A resident ID number: 17 ASCII digits and a digit or X (lower-case x and spaces are tidied first)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(ID_NUMBER, "must be 17 digits followed by a digit or X", **kwargs)
 
 
 class IdNumberChecks(Schema):
@@ -39,33 +42,31 @@ class IdNumberChecks(Schema):
 
 
 class WorkerIn(IdNumberChecks):
-    name = Name
-    id_number = fields.String(required=True)
-    phone = fields.String(required=True, validate=validate.Regexp(PHONE, error="not a mobile or landline number"))
-    employer = fields.String(required=True, validate=validate.Length(max=100))
-    migrant = fields.Boolean(required=True)
+    name = Name()
+    id_number = IdNumber(required=True)
+    phone = Matching(PHONE, "not a mobile or landline number", required=True)
+    employer = Text(100, allow_blank=True)
+    migrant = StrictBoolean(required=True)
 
 
 class MemberIn(IdNumberChecks):
-    name = Name
+    name = Name()
     relation = fields.String(required=True, validate=validate.OneOf(RELATIONS))
-    age = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=130))
+    age = StrictInteger(required=True, validate=validate.Range(min=0, max=130))
     health = fields.String(required=True, validate=validate.OneOf(HEALTH))
     schooling = fields.String(required=True, validate=validate.OneOf(SCHOOLING))
     employment = fields.String(validate=validate.OneOf(EMPLOYMENT))
-    id_number = fields.String()
+    id_number = IdNumber()
 
 
 class HouseholdIn(Schema):
     members = fields.List(fields.Nested(MemberIn), required=True, validate=validate.Length(max=30))
-    monthly_income = Money
-    subsistence_line = fields.Decimal(
-        required=True, places=2, as_string=True, validate=validate.Range(min=0, min_inclusive=False)
-    )
+    monthly_income = Money()
+    subsistence_line = Money(positive=True)
 
 
 class OpenCaseRequest(Schema):
-    federation = fields.String(required=True, validate=validate.Regexp(FEDERATION_CODE))
+    federation = Code(required=True)
     worker = fields.Nested(WorkerIn, required=True)
     household = fields.Nested(HouseholdIn, required=True)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
@@ -75,58 +76,58 @@ class OpenCaseRequest(Schema):
 
 
 class VerificationRequest(Schema):
-    visitors = fields.List(fields.String(validate=validate.Length(min=1, max=50)), required=True,
-                           validate=validate.Length(min=2, error="at least two staff visit the home"))
-    visited_on = fields.Date(required=True)
-    per_capita_income = Money
-    findings = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    visitors = fields.List(Name(), required=True,
+                           validate=validate.Length(min=2, max=10, error="two to ten staff visit the home"))
+    visited_on = Day(required=True)
+    per_capita_income = Money()
+    findings = Text(4000)
 
 
 class DeliberationRequest(Schema):
-    decided_on = fields.Date(required=True)
+    decided_on = Day(required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(["recommend", "reject"]))
-    notes = Text
+    notes = Text(required=False)
 
 
 class NoticeRequest(Schema):
-    starts_on = fields.Date(required=True)
-    days = fields.Integer(load_default=DEFAULT_NOTICE_DAYS, strict=True, validate=validate.Range(min=1, max=60))
+    starts_on = Day(required=True)
+    days = StrictInteger(load_default=DEFAULT_NOTICE_DAYS, validate=validate.Range(min=1, max=60))
 
 
 class ObjectionRequest(Schema):
-    raised_on = fields.Date(required=True)
-    by = Name
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    raised_on = Day(required=True)
+    by = Name()
+    reason = Text()
 
 
 class ResolutionRequest(Schema):
-    upheld = fields.Boolean(required=True)
-    notes = Text
+    upheld = StrictBoolean(required=True)
+    notes = Text(required=False)
 
 
 class ApprovalRequest(Schema):
-    approved_on = fields.Date(required=True)
+    approved_on = Day(required=True)
 
 
 class ReasonRequest(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = Text()
 
 
 class ReviewRequest(Schema):
-    reviewed_on = fields.Date(required=True)
-    findings = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    still_qualifies = fields.Boolean(required=True)
+    reviewed_on = Day(required=True)
+    findings = Text(4000)
+    still_qualifies = StrictBoolean(required=True)
 
 
 class ExitRequest(Schema):
     reason = fields.String(required=True, validate=validate.OneOf(EXIT_REASONS))
-    exited_on = fields.Date(required=True)
-    notes = Text
+    exited_on = Day(required=True)
+    notes = Text(required=False)
 
 
 class RefilingRequest(Schema):
-    refiled_on = fields.Date(required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    refiled_on = Day(required=True)
+    reason = Text()
 
 
 class Changes(Schema):
@@ -138,28 +139,28 @@ class Changes(Schema):
 
 class AmendmentRequest(Schema):
     changes = fields.Nested(Changes, required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = Text()
 
 
 class MeasureRequest(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(MEASURE_KINDS))
-    description = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    planned_on = fields.Date(required=True)
-    due_on = fields.Date(load_default=None, allow_none=True)
+    description = Text()
+    planned_on = Day(required=True)
+    due_on = Day(load_default=None, allow_none=True)
 
 
 class CompletionRequest(Schema):
-    done_on = fields.Date(required=True)
-    result = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    done_on = Day(required=True)
+    result = Text()
 
 
 class DueQuery(Schema):
-    federation = fields.String(validate=validate.Regexp(FEDERATION_CODE))
-    as_of = fields.Date()
+    federation = Code()
+    as_of = Day()
 
 
 class CaseQuery(Schema):
-    federation = fields.String(validate=validate.Regexp(FEDERATION_CODE))
+    federation = Code()
     state = fields.String(validate=validate.OneOf(STATES))
 
 
@@ -217,8 +218,8 @@ class MeasureCreated(Schema):
 
 
 class StatsQuery(Schema):
-    federation = fields.String(validate=validate.Regexp(FEDERATION_CODE))
-    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+    federation = Code()
+    year = StrictInteger(text=True, validate=validate.Range(min=2000, max=2100))
 
 
 class Stats(Schema):

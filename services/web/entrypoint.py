@@ -1,25 +1,81 @@
-"""The JSON HTTP entrypoint: authenticate, validate the body, time and count, render errors."""
+"""The JSON HTTP entrypoint: limit and parse the body, authenticate, validate, time and count, render errors."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import time
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
 from marshmallow import Schema
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Request, Response
 
+from services.config import MAX_BODY_BYTES
 from services.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from services.web.auth import read_token
-from services.web.errors import COMMON_ERRORS, BadRequest, error_response, json_response
+from services.web.errors import COMMON_ERRORS, BadRequest, PayloadTooLarge, error_response, json_response
+from services.web.fields import surrogate_free
 
 ErrorTable = dict[type[Exception], tuple[int, str]]
+# Extra responses of a route: status -> description, or (description, schema of the body).
+Responses = dict[int, "str | tuple[str, type[Schema] | None]"]
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+MAX_DEPTH = 32  # of JSON arrays and objects in a body
+# Where a lone surrogate may hide in raw JSON: a \uD800-\uDFFF escape, or its UTF-8 form.
+_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+class CountingWsgiApp(WsgiApp):
+    """Route like nameko, but count and answer in JSON the requests that no route matches (404, 405)."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ, shallow=True)
+        try:
+            provider, values = self.url_map.bind_to_environ(environ).match()
+        except HTTPException as exc:
+            response = unmatched_response(exc)
+            method = environ.get("REQUEST_METHOD", "")
+            HTTP_REQUESTS.labels(self.server.container.service_name, method if method in KNOWN_METHODS else "other",
+                                 "unmatched", str(response.status_code)).inc()
+            return response(environ, start_response)
+        request.path_values = values  # type: ignore[attr-defined]
+        return provider.handle_request(request)(environ, start_response)
+
+
+class CountingWebServer(WebServer):
+    """nameko's web server with the routing above."""
+
+    def get_wsgi_app(self) -> CountingWsgiApp:
+        return CountingWsgiApp(self)
+
+
+def unmatched_response(exc: HTTPException) -> Response:
+    if exc.code is None or exc.code < 400:  # a redirect werkzeug chose (e.g. a missing trailing slash)
+        return exc.get_response()
+    code = "method_not_allowed" if isinstance(exc, MethodNotAllowed) else "not_found"
+    message = "no such route" if code == "not_found" else "method not allowed on this route"
+    response = json_response(exc.code, {"error": code, "message": message, "fields": {}})
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
 
 
 class Api(HttpRequestHandler):
-    """An HTTP route whose handler gets `principal` and a validated `body`, and returns (status, data)."""
+    """An HTTP route whose handler gets `principal` and a validated `body`, and returns (status, data).
+
+    `max_body` is the route's own body limit in bytes (default: the container's `MAX_BODY_BYTES`);
+    `media_types` are the raw (non-JSON) bodies it reads itself with `request.get_data()`, which the
+    entrypoint has already read within the limit; `responses` documents statuses beyond the usual ones.
+    """
+
+    server = CountingWebServer()
 
     def __init__(
         self,
@@ -33,16 +89,28 @@ class Api(HttpRequestHandler):
         summary: str = "",
         public: bool = False,
         errors: ErrorTable | None = None,
+        max_body: int | None = None,
+        media_types: tuple[str, ...] = (),
+        responses: Responses | None = None,
         **kwargs: Any,
     ):
         super().__init__(method, url, **kwargs)
         self.roles, self.body, self.query, self.response = roles, body, query, response
         self.summary, self.public = summary, public
+        self.max_body, self.media_types, self.responses = max_body, media_types, dict(responses or {})
         self._body_schema = body() if body is not None else None
         self._query_schema = query() if query is not None else None
         self.errors = {**COMMON_ERRORS, **(errors or {})}
 
+    @property
+    def body_limit(self) -> int:
+        if self.max_body is not None:
+            return self.max_body
+        return int(self.container.config.get("MAX_BODY_BYTES", MAX_BODY_BYTES))
+
     def get_entrypoint_parameters(self, request: Request) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        # All of this runs in the web server's green thread, before a worker is spawned.
+        raw = read_body(request, self.body_limit, read=self.reads_body)
         kwargs: dict[str, Any] = dict(request.path_values)  # type: ignore[attr-defined]
         if not self.public:
             principal = read_token(self.container.config["JWT_SECRET"], request.headers.get("Authorization"))
@@ -50,10 +118,14 @@ class Api(HttpRequestHandler):
                 principal.require_role(*self.roles)
             kwargs["principal"] = principal
         if self._body_schema is not None:
-            kwargs["body"] = self._body_schema.load(_json_body(request))
+            kwargs["body"] = self._body_schema.load(parse_json(raw))
         if self._query_schema is not None:
             kwargs["query"] = self._query_schema.load(request.args.to_dict())
         return (request,), kwargs
+
+    @property
+    def reads_body(self) -> bool:
+        return self.method in BODY_METHODS and (self.body is not None or bool(self.media_types))
 
     def handle_request(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -70,18 +142,90 @@ class Api(HttpRequestHandler):
         return json_response(status, data)
 
     def response_from_exception(self, exc: Exception) -> Response:
-        return error_response(exc, self.errors)
+        response = error_response(exc, self.errors)
+        if getattr(exc, "close_connection", False):
+            # What is left of the body is not worth reading: end the connection once answered.
+            response.headers["Connection"] = "close"
+        return response
 
 
-def _json_body(request: Request) -> Any:
-    raw = request.get_data(cache=True)
+def read_body(request: Request, limit: int, *, read: bool) -> bytes:
+    """Return the body if the route reads one, refusing one over `limit` bytes before reading past it.
+
+    With a Content-Length the refusal comes before any byte is read; a chunked body is read up to
+    limit + 1 bytes at most. A route that takes no body leaves it unread, but still refuses a declared
+    length over the limit.
+    """
+    length = request.content_length
+    if length is not None and length > limit:
+        # Up to twice the limit, the server reads and drops the rest so the connection lives on.
+        raise PayloadTooLarge(limit, close_connection=length > 2 * limit)
+    if not read:
+        return b""
+    request.max_content_length = limit
+    if length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        data: bytes = request.input_stream.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(limit, close_connection=True)
+        # The handler's request.get_data() and request.stream now give what was read, and no more.
+        request.__dict__["stream"] = io.BytesIO(data)
+    return request.get_data(cache=True)
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    """Parse a JSON object body: a 400 if it is not JSON, nests deeper than MAX_DEPTH, or holds a lone
+    surrogate (which no store can keep), naming where."""
     try:
         body = json.loads(raw or b"null")
+    except RecursionError:
+        raise _too_deep() from None
     except ValueError as exc:
         raise BadRequest("body is not valid JSON", {"body": [str(exc)]}) from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object", {"body": ["must be a JSON object"]})
+    if _depth_over(body, MAX_DEPTH):
+        raise _too_deep()
+    if _SURROGATE_HINT.search(raw):
+        where = _lone_surrogate(body)
+        if where is not None:
+            message = "must not contain a lone surrogate (not valid Unicode)"
+            raise BadRequest(f"{where}: {message}", {where: [message]})
     return body
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(f"body nests arrays and objects deeper than {MAX_DEPTH} levels",
+                      {"body": [f"at most {MAX_DEPTH} levels of nesting"]})
+
+
+def _depth_over(value: Any, most: int) -> bool:
+    level: list[Any] = [value]
+    for _ in range(most):
+        level = [inner for node in level for inner in (node.values() if isinstance(node, dict) else node)
+                 if isinstance(inner, (dict, list))]
+        if not level:
+            return False
+    return True
+
+
+def _lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The path (worker.name, causes[1]) of the first string or key holding a lone surrogate."""
+    if isinstance(value, str):
+        return None if surrogate_free(value) else (path or "body")
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            where = f"{path}.{key}" if path else key
+            if not surrogate_free(key):
+                return path or "body"
+            found = _lone_surrogate(inner, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found = _lone_surrogate(inner, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def routes(errors: ErrorTable) -> Any:

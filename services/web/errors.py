@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from marshmallow import ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.web.auth import Forbidden, Unauthenticated
@@ -20,6 +21,15 @@ class BadRequest(Exception):
     def __init__(self, message: str, fields: dict[str, Any] | None = None):
         super().__init__(message)
         self.fields = fields or {}
+
+
+class PayloadTooLarge(Exception):
+    """The request body is over the route's limit; refused before it is read or parsed."""
+
+    def __init__(self, limit: int, close_connection: bool = False):
+        super().__init__(f"request body over the limit of {limit} bytes")
+        self.fields = {"body": [f"at most {limit} bytes"]}
+        self.close_connection = close_connection
 
 
 class NotFound(Exception):
@@ -38,6 +48,8 @@ class Conflict(Exception):
 COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {
     BadRequest: (400, "bad_request"),
     ValidationError: (400, "bad_request"),
+    PayloadTooLarge: (413, "payload_too_large"),
+    RequestEntityTooLarge: (413, "payload_too_large"),
     Unauthenticated: (401, "unauthenticated"),
     Forbidden: (403, "forbidden"),
     NotFound: (404, "not_found"),
@@ -54,13 +66,50 @@ def error_response(exc: Exception, errors: dict[type[Exception], tuple[int, str]
     for kind in type(exc).__mro__:
         if kind in errors:
             status, code = errors[kind]
-            body: dict[str, Any] = {"error": code, "message": str(exc), "fields": _fields_of(exc)}
+            body: dict[str, Any] = {"error": code, "message": message_of(exc), "fields": _fields_of(exc)}
             details = getattr(exc, "details", None)
             if details:
                 body.update(details)
             return json_response(status, body)
     log.exception("unhandled error", exc_info=exc)
     return json_response(500, {"error": "internal", "message": "internal error", "fields": {}})
+
+
+def message_of(exc: Exception, most: int = 5) -> str:
+    """A sentence a person can read: for invalid fields, `path: reason` of each, the first few."""
+    if isinstance(exc, RequestEntityTooLarge):
+        return "request body over the limit"
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    problems = [f"{path}: {reason}" if path else reason for path, reason in field_problems(_fields_of(exc))]
+    if not problems:
+        return "invalid input"
+    more = f"; and {len(problems) - most} more" if len(problems) > most else ""
+    return "; ".join(problems[:most]) + more
+
+
+def field_problems(messages: Any, path: str = "") -> list[tuple[str, str]]:
+    """Flatten marshmallow's nested messages into (household.members[0].schooling, reason) pairs."""
+    if isinstance(messages, dict):
+        found = []
+        for key, inner in messages.items():
+            if isinstance(key, int):
+                where = f"{path}[{key}]"
+            elif key == "_schema":
+                where = path
+            else:
+                where = f"{path}.{key}" if path else str(key)
+            found.extend(field_problems(inner, where))
+        return found
+    if isinstance(messages, (list, tuple)):
+        return [problem for message in messages for problem in field_problems(message, path)]
+    return [(path, _sentence(str(messages)))]
+
+
+def _sentence(reason: str) -> str:
+    """Marshmallow's "Must be one of: a, b." reads as "must be one of a, b" after a field name."""
+    reason = reason.rstrip(".").replace(": ", " ", 1) if reason.startswith("Must be one of") else reason.rstrip(".")
+    return reason[:1].lower() + reason[1:] if reason[1:2].islower() else reason
 
 
 def _fields_of(exc: Exception) -> dict[str, Any]:
