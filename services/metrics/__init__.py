@@ -41,3 +41,7 @@ DELIVERY_SECONDS = Histogram(
     ["service", "topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+BUILD_INFO = Gauge(
+    "relief_build_info", "1 for the build a service runs: its version and source commit",
+    ["service", "version", "commit"],
+)

@@ -6,18 +6,21 @@ import io
 import json
 import re
 import time
+import tomllib
 from collections.abc import Callable, Iterable
 from functools import partial
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Request, Response
 
 from services.config import MAX_BODY_BYTES
-from services.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from services.metrics import BUILD_INFO, HTTP_LATENCY, HTTP_REQUESTS
 from services.web.auth import read_token
 from services.web.errors import COMMON_ERRORS, BadRequest, PayloadTooLarge, error_response, json_response
 from services.web.fields import surrogate_free
@@ -50,10 +53,28 @@ class CountingWsgiApp(WsgiApp):
 
 
 class CountingWebServer(WebServer):
-    """nameko's web server with the routing above."""
+    """nameko's web server with the routing above; it also states the build the service runs."""
+
+    def setup(self) -> None:
+        super().setup()
+        config = self.container.config
+        BUILD_INFO.labels(self.container.service_name, build_version(), config.get("COMMIT", "unknown")).set(1)
 
     def get_wsgi_app(self) -> CountingWsgiApp:
         return CountingWsgiApp(self)
+
+
+def build_version() -> str:
+    """The version in pyproject.toml, else the installed package's."""
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        pass
+    try:
+        return metadata.version("relief")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def unmatched_response(exc: HTTPException) -> Response:
@@ -70,9 +91,12 @@ def unmatched_response(exc: HTTPException) -> Response:
 class Api(HttpRequestHandler):
     """An HTTP route whose handler gets `principal` and a validated `body`, and returns (status, data).
 
-    `max_body` is the route's own body limit in bytes (default: the container's `MAX_BODY_BYTES`);
-    `media_types` are the raw (non-JSON) bodies it reads itself with `request.get_data()`, which the
-    entrypoint has already read within the limit; `responses` documents statuses beyond the usual ones.
+    `max_body` is the route's own body limit in bytes (default: the container's `MAX_BODY_BYTES` for a
+    route that takes a body); `media_types` are the raw (non-JSON) bodies a route reads itself with
+    `request.get_data()`, which the entrypoint has already read within the limit (POST /imports:
+    `media_types=(CSV, XLSX), max_body=20 * 1024 * 1024`); `responses` documents statuses beyond the
+    usual ones: `{202: "started"}` (a 2xx replaces the default success status; its body is `response`),
+    `{400: "why"}` (an Error body), or `{status: (description, schema or None)}`.
     """
 
     server = CountingWebServer()
@@ -103,9 +127,13 @@ class Api(HttpRequestHandler):
         self.errors = {**COMMON_ERRORS, **(errors or {})}
 
     @property
-    def body_limit(self) -> int:
+    def body_limit(self) -> int | None:
+        """The route's limit: its own, else the container's for a route that takes a body; a route that
+        declares no body (nothing reads one) has none unless it sets `max_body`."""
         if self.max_body is not None:
             return self.max_body
+        if self.body is None and not self.media_types:
+            return None
         return int(self.container.config.get("MAX_BODY_BYTES", MAX_BODY_BYTES))
 
     def get_entrypoint_parameters(self, request: Request) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -149,14 +177,16 @@ class Api(HttpRequestHandler):
         return response
 
 
-def read_body(request: Request, limit: int, *, read: bool) -> bytes:
+def read_body(request: Request, limit: int | None, *, read: bool) -> bytes:
     """Return the body if the route reads one, refusing one over `limit` bytes before reading past it.
 
     With a Content-Length the refusal comes before any byte is read; a chunked body is read up to
     limit + 1 bytes at most. A route that takes no body leaves it unread, but still refuses a declared
-    length over the limit.
+    length over its limit if it has one.
     """
     length = request.content_length
+    if limit is None:
+        return request.get_data(cache=True) if read else b""
     if length is not None and length > limit:
         # Up to twice the limit, the server reads and drops the rest so the connection lives on.
         raise PayloadTooLarge(limit, close_connection=length > 2 * limit)
@@ -188,8 +218,10 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     if _SURROGATE_HINT.search(raw):
         where = _lone_surrogate(body)
         if where is not None:
-            message = "must not contain a lone surrogate (not valid Unicode)"
-            raise BadRequest(f"{where}: {message}", {where: [message]})
+            messages: Any = ["must not contain a lone surrogate (not valid Unicode)"]
+            for key in reversed(where):
+                messages = {key: messages}
+            raise ValidationError(messages)
     return body
 
 
@@ -208,21 +240,20 @@ def _depth_over(value: Any, most: int) -> bool:
     return True
 
 
-def _lone_surrogate(value: Any, path: str = "") -> str | None:
-    """The path (worker.name, causes[1]) of the first string or key holding a lone surrogate."""
+def _lone_surrogate(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """The path (("worker", "name"), ("causes", 1)) of the first string or key holding a lone surrogate."""
     if isinstance(value, str):
-        return None if surrogate_free(value) else (path or "body")
+        return None if surrogate_free(value) else (path or ("body",))
     if isinstance(value, dict):
         for key, inner in value.items():
-            where = f"{path}.{key}" if path else key
             if not surrogate_free(key):
-                return path or "body"
-            found = _lone_surrogate(inner, where)
+                return path or ("body",)
+            found = _lone_surrogate(inner, (*path, key))
             if found is not None:
                 return found
     elif isinstance(value, list):
         for index, inner in enumerate(value):
-            found = _lone_surrogate(inner, f"{path}[{index}]")
+            found = _lone_surrogate(inner, (*path, index))
             if found is not None:
                 return found
     return None

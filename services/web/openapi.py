@@ -10,6 +10,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
 from services.web.entrypoint import Api
+from services.web.fields import Money
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -38,7 +39,9 @@ def openapi_path(url: str) -> str:
 
 
 def build_spec(service_cls: type, title: str, version: str = "1.0.0") -> dict[str, Any]:
-    spec = APISpec(title=title, version=version, openapi_version="3.0.3", plugins=[MarshmallowPlugin()])
+    plugin = MarshmallowPlugin()
+    spec = APISpec(title=title, version=version, openapi_version="3.0.3", plugins=[plugin])
+    plugin.map_to_openapi_type(Money, "string", None)  # a decimal string with a pattern, never a float
     spec.components.schema("Error", ERROR_SCHEMA)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     paths: dict[str, dict[str, Any]] = {}
@@ -61,20 +64,42 @@ def _operation(route: Api) -> dict[str, Any]:
         operation["parameters"] = params
     if route.body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
-    ok = "201" if route.method == "POST" else "200"
-    content = {"application/json": {"schema": route.response}} if route.response else {}
-    operation["responses"][ok] = {"description": "success", **({"content": content} if content else {})}
+    elif route.media_types:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        operation["requestBody"] = {"required": True, "content": {media: binary for media in route.media_types}}
+    responses = operation["responses"]
+    if not any(200 <= status < 300 for status in route.responses):
+        responses["201" if route.method == "POST" else "200"] = _success("success", route.response)
     if route.body is not None or route.query is not None:
-        operation["responses"]["400"] = _error("invalid input, per field")
+        responses["400"] = _error("invalid input, per field")
     if not route.public:
         operation["security"] = [{"bearer": []}]
-        operation["responses"]["401"] = _error("missing or invalid token")
-        operation["responses"]["403"] = _error("role or federation not allowed")
+        responses["401"] = _error("missing or invalid token")
+        responses["403"] = _error("role or federation not allowed")
     if "<" in route.url:
-        operation["responses"]["404"] = _error("not found in your federation")
+        responses["404"] = _error("not found in your federation")
     if any(status == 409 for status, _ in route.errors.values()):
-        operation["responses"]["409"] = _error("conflicts with the current state")
+        responses["409"] = _error("conflicts with the current state")
+    if route.reads_body:
+        responses["413"] = _error("request body over the route's limit")
+    if route.public:  # a probe says in its own shape why it cannot answer yes
+        responses["503"] = _success("not ready", route.response) if route.response else _error("unavailable")
+    else:
+        responses["503"] = _error("the store is unavailable: nothing was done, retry after Retry-After seconds")
+    for status, declared in sorted(route.responses.items()):
+        if isinstance(declared, tuple):
+            responses[str(status)] = _success(*declared)
+        elif 200 <= status < 300:
+            responses[str(status)] = _success(declared, route.response)
+        else:
+            responses[str(status)] = _error(declared)
     return operation
+
+
+def _success(description: str, schema: Any) -> dict[str, Any]:
+    if schema is None:
+        return {"description": description}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _error(description: str) -> dict[str, Any]:
