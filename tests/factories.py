@@ -8,12 +8,14 @@ from copy import deepcopy
 from datetime import date, timedelta
 from typing import Any
 
-from services.intake.identity import with_check_character
+from services.intake.domain import Case
+from services.intake.identity import age_on, with_check_character
 
 _serial = itertools.count(1)
+BORN = date(1980, 5, 17)  # the birth date of factory ID numbers; the spouse's declared age agrees with it
 
 
-def id_number(region: str = "620402", born: date = date(1980, 5, 17)) -> str:
+def id_number(region: str = "620402", born: date = BORN) -> str:
     """A valid, unique 18-character ID number (its sequence digits come from a counter)."""
     seq = next(_serial) % 1000
     return with_check_character(f"{region}{born:%Y%m%d}{seq:03d}")
@@ -37,7 +39,8 @@ def application_body(federation: str = "gs.by.pg", **overrides: Any) -> dict[str
         },
         "household": {
             "members": [
-                {"name": "李娜", "relation": "spouse", "age": 41, "health": "chronic_illness", "schooling": "junior"},
+                {"name": "李娜", "relation": "spouse", "age": age_on(BORN, date.today()), "health": "chronic_illness",
+                 "schooling": "junior"},
                 {"name": "张小明", "relation": "child", "age": 17, "health": "healthy", "schooling": "senior"},
             ],
             "monthly_income": "1800.00",
@@ -49,6 +52,11 @@ def application_body(federation: str = "gs.by.pg", **overrides: Any) -> dict[str
     merged = deepcopy(body)
     merged.update(overrides)
     return merged
+
+
+def opened_case(federation: str = "gs.by", opened_by: str = "li", today: date | None = None, **overrides: Any) -> Case:
+    """A Case aggregate opened from a valid application body, for domain tests."""
+    return Case.open(opened_by=opened_by, today=today or date.today(), **application_body(federation, **overrides))
 
 
 # The workflow steps after opening, in order, with valid business dates.

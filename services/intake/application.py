@@ -1,21 +1,23 @@
-"""The intake application (Cases): commands and queries over case files, on any event store."""
+"""The intake application (Cases): one method per command, and the queries, over case files on any store."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from services.contracts.federation import in_subtree
 from services.eventstore import Claim, ClaimConflict, IndexedApplication, Put, Release
 from services.eventstore.index import IndexOp
 from services.intake.case_index import CASES, PERSONS, index_row, summary
-from services.intake.domain import ACTIVE_STATES, FILED, Case, case_uuid
+from services.intake.domain import ACTIVE_STATES, FILED, Case, InvalidValue, case_uuid
 from services.intake.identity import person_digest
 from services.intake.imports import ImportJob
 
@@ -46,19 +48,21 @@ class ConcurrentChange(Exception):
     """Another request changed the case after this one read it; nothing was stored."""
 
 
-class RepeatedPerson(Exception):
-    """The same ID number appears twice in one household."""
-
-
 class Cases(IndexedApplication):
-    """Open, verify, publish, approve, manage and list case files (建档立卡、动态管理)."""
+    """Open, verify, publish, approve, manage and list case files (建档立卡、动态管理).
+
+    Each command loads the case in the caller's federation subtree (`scope`), runs the aggregate's command
+    with today's date, and saves its events with the index rows in one transaction.
+    """
 
     name = "Intake"
     tables = (CASES, PERSONS)
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
-        self._federations: dict[UUID, str] = {}
-        super().__init__(env)
+    def today(self) -> date:
+        """The day business dates are checked against (the domain has no clock); tests may fix it."""
+        return date.today()
+
+    # The filing workflow (申请、审核、公示、审批、录入).
 
     def open_case(
         self,
@@ -69,42 +73,129 @@ class Cases(IndexedApplication):
         causes: list[str],
         opened_by: str,
     ) -> Case:
-        case = Case(federation, worker, with_per_capita(household), category, sorted(set(causes)), opened_by)
+        case = Case.open(federation, worker, household, category, causes, opened_by, today=self.today())
         self._save(case, held_before=set())
         return case
 
-    def amend(self, case_id: str, scope: str, changes: dict[str, Any], reason: str, by: str) -> Case:
-        if "household" in changes:
-            changes = {**changes, "household": with_per_capita(changes["household"])}
-        if "causes" in changes:
-            changes = {**changes, "causes": sorted(set(changes["causes"]))}
-        case, _ = self.change(case_id, scope, lambda case: case.amend(changes, reason, by))
+    def verify(
+        self, case_id: str, scope: str, *, by: str, visitors: list[str], visited_on: date,
+        per_capita_income: Decimal, findings: str,
+    ) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.verify(visitors, visited_on, per_capita_income, findings, by, today=self.today())
         return case
 
-    def file_imported(self, entries: list[ImportedRow], job: ImportJob, by: str) -> dict[int, str]:
-        """File many migrated cases in one transaction; return the rows refused, with the reason.
+    def deliberate(self, case_id: str, scope: str, *, by: str, decided_on: date, outcome: str, notes: str) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.deliberate(decided_on, outcome, notes, by, today=self.today())
+        return case
+
+    def publish_notice(self, case_id: str, scope: str, *, by: str, starts_on: date, days: int) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.publish_notice(starts_on, days, by, today=self.today())
+        return case
+
+    def raise_objection(
+        self, case_id: str, scope: str, *, objector: str, raised_on: date, reason: str
+    ) -> tuple[Case, str]:
+        """Record an objection raised during the notice; return the case and the objection's id."""
+        with self._changing(case_id, scope) as case:
+            objection_id = case.raise_objection(raised_on, reason, objector, today=self.today())
+        return case, objection_id
+
+    def resolve_objection(
+        self, case_id: str, scope: str, *, by: str, objection_id: str, upheld: bool, notes: str
+    ) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.resolve_objection(objection_id, upheld, notes, by)
+        return case
+
+    def approve(self, case_id: str, scope: str, *, by: str, approved_on: date) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.approve(approved_on, by, today=self.today())
+        return case
+
+    def reject(self, case_id: str, scope: str, *, by: str, reason: str) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.reject(reason, by)
+        return case
+
+    def withdraw(self, case_id: str, scope: str, *, by: str, reason: str) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.withdraw(reason, by)
+        return case
+
+    # Dynamic management (动态管理) and the household plan (一户一计划).
+
+    def review(
+        self, case_id: str, scope: str, *, by: str, reviewed_on: date, findings: str, still_qualifies: bool
+    ) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.review(reviewed_on, findings, still_qualifies, by, today=self.today())
+        return case
+
+    def exit(self, case_id: str, scope: str, *, by: str, reason: str, exited_on: date, notes: str) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.exit(reason, exited_on, notes, by, today=self.today())
+        return case
+
+    def refile(self, case_id: str, scope: str, *, by: str, refiled_on: date, reason: str) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.refile(refiled_on, reason, by, today=self.today())
+        return case
+
+    def amend(self, case_id: str, scope: str, *, by: str, changes: dict[str, Any], reason: str) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.amend(changes, reason, by, today=self.today())
+        return case
+
+    def add_measure(
+        self, case_id: str, scope: str, *, by: str, kind: str, description: str, planned_on: date,
+        due_on: date | None,
+    ) -> tuple[Case, str]:
+        """Add a measure to the household plan; return the case and the measure's id."""
+        with self._changing(case_id, scope) as case:
+            measure_id = case.add_measure(kind, description, planned_on, due_on, by)
+        return case, measure_id
+
+    def complete_measure(
+        self, case_id: str, scope: str, *, by: str, measure_id: str, done_on: date, result: str
+    ) -> Case:
+        with self._changing(case_id, scope) as case:
+            case.complete_measure(measure_id, done_on, result, by, today=self.today())
+        return case
+
+    # Bulk import of files from a previous system.
+
+    def file_imported(self, entries: list[ImportedRow], job: ImportJob, by: str) -> dict[int, tuple[str, str]]:
+        """File many migrated cases in one transaction; return the rows refused, with column and reason.
 
         People already in an active case are refused up front; if another request claims one of the
         rest meanwhile, the batch falls back to one transaction per row so only that row is refused.
         """
         digests = [d for entry in entries for d in entry.digests]
         holders = {r["digest"]: r for r in self.select_rows(PERSONS, keys=digests)} if digests else {}
-        refused: dict[int, str] = {}
+        refused: dict[int, tuple[str, str]] = {}
         cases: list[tuple[ImportedRow, Case]] = []
+        today = self.today()
         for entry in entries:
             held = [holders[d] for d in entry.digests if d in holders]
             if held:
-                refused[entry.row] = f"already in active case {held[0]['case_id']} of {held[0]['federation']}"
+                refused[entry.row] = ("id_number", f"already in active case {held[0]['case_id']} of "
+                                                   f"{held[0]['federation']}")
                 continue
-            cases.append((entry, imported_case(entry, job, by)))
+            try:
+                cases.append((entry, imported_case(entry, job, by, today)))
+            except InvalidValue as problem:
+                refused[entry.row] = (import_column(problem.path), str(problem))
         try:
             self.record(*(c for _, c in cases), index=[op for _, c in cases for op in self._save_ops(c, set())])
         except ClaimConflict:
             for entry, _ in cases:
                 try:
-                    self._save(imported_case(entry, job, by), set())
+                    self._save(imported_case(entry, job, by, today), set())
                 except DuplicatePerson as conflict:
-                    refused[entry.row] = str(conflict)
+                    refused[entry.row] = ("id_number", str(conflict))
         return refused
 
     def save_job(self, job: ImportJob) -> None:
@@ -117,16 +208,7 @@ class Cases(IndexedApplication):
             return None
         return job
 
-    def change(self, case_id: str, scope: str, command: Callable[[Case], Any]) -> tuple[Case, Any]:
-        """Load a case in the caller's scope, run one command on it, save what it recorded.
-
-        Returns the case and whatever the command returned (the id of a new objection or measure).
-        """
-        case = self.get_case(case_id, scope)
-        held_before = self._held(case)
-        result = command(case)
-        self._save(case, held_before)
-        return case, result
+    # Queries.
 
     def get_case(self, case_id: str, scope: str) -> Case:
         """Return the case if it lies in the caller's federation subtree, else CaseNotFound."""
@@ -156,32 +238,25 @@ class Cases(IndexedApplication):
         """Every index row under root, with timelines decoded, for reports."""
         return [summary(r) for r in self.select_rows(CASES, subtree=("federation", root))]
 
-    def federation_of(self, case_id: UUID) -> str | None:
-        """The case's federation (it never changes), remembered for the most recent cases."""
-        known = self._federations.get(case_id)
-        if known is None:
-            rows = self.select_rows(CASES, equal={"case_id": str(case_id)}, limit=1)
-            known = rows[0]["federation"] if rows else None
-            if known is not None:
-                self.remember_federation(case_id, known)
-        return known
-
-    def remember_federation(self, case_id: UUID, federation: str) -> None:
-        if len(self._federations) >= 100_000:
-            self._federations.clear()
-        self._federations[case_id] = federation
-
     def digest(self, id_number: str) -> str:
         key = self.env.get("PERSON_KEY")
         if not key:
             raise RuntimeError("PERSON_KEY is not configured")
         return person_digest(key, id_number)
 
+    # Saving: events, the case's index row and its person claims in one transaction.
+
+    @contextmanager
+    def _changing(self, case_id: str, scope: str) -> Iterator[Case]:
+        """Load a case in the caller's scope for one command; save what it recorded unless it raised."""
+        case = self.get_case(case_id, scope)
+        held_before = self._held(case)
+        yield case
+        self._save(case, held_before)
+
     def claim_ops(self, case: Case, held_before: set[str]) -> list[IndexOp]:
         """Index writes that keep the person claims equal to the people of the case while it is active."""
         people = {self.digest(number): role for role, number in case.identity_numbers()}
-        if len(people) < len(case.identity_numbers()):
-            raise RepeatedPerson("the same ID number appears twice in this household")
         held_now = set(people) if case.state in ACTIVE_STATES else set()
         ops: list[IndexOp] = [Release(PERSONS, d) for d in sorted(held_before - held_now)]
         ops += [
@@ -209,23 +284,15 @@ class Cases(IndexedApplication):
             raise ConcurrentChange("the case changed while this request ran; reload it and try again") from None
 
 
-def imported_case(entry: ImportedRow, job: ImportJob, by: str) -> Case:
+def imported_case(entry: ImportedRow, job: ImportJob, by: str, today: date) -> Case:
     body = entry.body
     origin = {"filed_on": entry.filed_on.isoformat(), "import_id": str(job.id), "row": entry.row}
-    household = with_per_capita(body["household"])
-    return Case(body["federation"], body["worker"], household, body["category"], sorted(set(body["causes"])), by,
-                imported=origin)
+    return Case.open(body["federation"], body["worker"], body["household"], body["category"], body["causes"], by,
+                     today=today, imported=origin)
 
 
-def with_per_capita(household: dict[str, Any]) -> dict[str, Any]:
-    return {**household, "per_capita_income": per_capita(household["monthly_income"], household["members"])}
-
-
-def per_capita(monthly_income: Decimal, members: list[Any]) -> Decimal:
-    """Divide household income by its size: the worker plus the listed members."""
-    return (Decimal(monthly_income) / (len(members) + 1)).quantize(Decimal("0.01"), ROUND_HALF_UP)
-
-
-def in_subtree(federation: str, root: str) -> bool:
-    """Tell whether a federation code lies at or under root (`gs.by` covers `gs.by.pg`)."""
-    return federation == root or federation.startswith(root + ".")
+def import_column(path: tuple[str | int, ...]) -> str:
+    """The column of an import file that holds the field at `path` of an opening."""
+    if path[:1] == ("household",):
+        return "members" if path[1:2] == ("members",) else str(path[1])
+    return str(path[-1]) if path[:1] == ("worker",) else str(path[0])

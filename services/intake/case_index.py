@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 from services.eventstore import Table
-from services.intake.domain import FILED, Case
+from services.intake.domain import Case
 
 CASES = Table(
     "intake_cases",
@@ -42,7 +41,7 @@ def index_row(case: Case) -> dict[str, Any]:
         "opened_at": case.created_on.isoformat(),
         "updated_at": case.modified_on.isoformat(),
         "filed_on": case.filed_on,
-        "review_due_on": review_due_on(case),
+        "review_due_on": case.review_due_on,
         "timeline": json.dumps(timeline),
         "measures_done": json.dumps(done, sort_keys=True),
     }
@@ -56,11 +55,3 @@ def summary(row: dict[str, Any]) -> dict[str, Any]:
         "measures_done": json.loads(row["measures_done"]),
     }
 
-
-def review_due_on(case: Case) -> str | None:
-    """A filed case is reviewed within a year of its last filing or review."""
-    if case.state != FILED:
-        return None
-    last = max([case.last_filed_on, *(r["reviewed_on"] for r in case.reviews)])
-    year, month, day = (int(p) for p in last.split("-"))
-    return date(year + 1, month, min(day, 28) if month == 2 else day).isoformat()

@@ -7,23 +7,41 @@ import hmac
 import re
 from datetime import date
 
-ID_NUMBER = re.compile(r"^\d{17}[\dX]$")
+ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")  # ASCII digits only, matched as the whole value
+EARLIEST_BIRTH = date(1900, 1, 1)
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"
 
 
-def id_number_problem(id_number: str) -> str | None:
-    """Say what is wrong with an 18-character resident ID number (ISO 7064 MOD 11-2), or None."""
-    if not ID_NUMBER.match(id_number):
+def id_number_problem(id_number: str, today: date | None = None) -> str | None:
+    """Say what is wrong with an 18-character resident ID number (ISO 7064 MOD 11-2), or None.
+
+    The birth date it encodes must be a real day from 1900 up to `today` (by default the clock's).
+    """
+    if not ID_NUMBER.fullmatch(id_number):
         return "must be 17 digits followed by a digit or X"
     try:
-        date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+        born = birth_date(id_number)
     except ValueError:
         return "birth date in characters 7-14 is not a real date"
+    if born < EARLIEST_BIRTH:
+        return f"birth date in characters 7-14 is before {EARLIEST_BIRTH.year}"
+    if born > (today or date.today()):
+        return "birth date in characters 7-14 is in the future"
     expected = CHECK_CHARACTERS[sum(int(d) * w for d, w in zip(id_number, WEIGHTS, strict=False)) % 11]
     if id_number[17] != expected:
         return "check character does not match (ISO 7064 MOD 11-2)"
     return None
+
+
+def birth_date(id_number: str) -> date:
+    """The birth date encoded in characters 7-14; ValueError if it is not a real date."""
+    return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def age_on(born: date, day: date) -> int:
+    """Whole years from a birth date to a day (someone born on 29 February turns a year older on 1 March)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def with_check_character(first17: str) -> str:

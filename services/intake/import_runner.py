@@ -1,4 +1,7 @@
-"""Run an import: validate every row, report duplicates, file the rows that pass in batches."""
+"""Run an import: validate every row, report duplicates, file the rows that pass in batches.
+
+`ImportRunner` is the nameko dependency that runs imports in the background of the service.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,14 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
-from services.intake.application import Cases, ImportedRow, in_subtree
-from services.intake.import_rows import parse_row
+import eventlet
+from nameko.extensions import DependencyProvider
+
+from services.contracts.federation import in_subtree
+from services.intake.application import Cases, ImportedRow
+from services.intake.import_rows import parse_row, read_rows
 from services.intake.imports import ImportJob
 
 log = logging.getLogger(__name__)
@@ -41,8 +49,8 @@ def run_import(
 
     def flush() -> None:
         refused = cases.file_imported(batch, job, job.by)
-        for row, reason in sorted(refused.items()):
-            fail(row, "id_number", reason)
+        for row, (column, reason) in sorted(refused.items()):
+            fail(row, column, reason)
         progress.filed += len(batch) - len(refused)
         batch.clear()
         pause()
@@ -62,9 +70,7 @@ def run_import(
         people += [("members", m["id_number"]) for m in body["household"]["members"] if m.get("id_number")]
         digests = [cases.digest(number_) for _, number_ in people]
         repeated = [(col, seen[d]) for (col, _), d in zip(people, digests, strict=True) if d in seen]
-        if len(set(digests)) < len(digests):
-            fail(number, "members", "the same ID number appears twice in this household")
-        elif repeated:
+        if repeated:
             fail(number, repeated[0][0], f"duplicate of row {repeated[0][1]} in this file")
         else:
             seen.update({d: number for d in digests})
@@ -77,3 +83,24 @@ def run_import(
     cases.save_job(job)
     log.info("import %s: %d rows, %d filed, %d failures", job.id, progress.rows_done, progress.filed,
              len(progress.failures))
+
+
+class ImportRunner(DependencyProvider):
+    """Run imports in the background of the service and keep the progress of those running."""
+
+    def setup(self) -> None:
+        self.running: dict[UUID, Progress] = {}
+
+    def get_dependency(self, worker_ctx: Any) -> ImportRunner:
+        return self
+
+    def launch(self, cases: Cases, job: ImportJob, data: bytes, content_type: str, rows_total: int) -> None:
+        progress = self.running[job.id] = Progress(rows_total=rows_total)
+
+        def work() -> None:
+            try:
+                run_import(cases, job, read_rows(data, content_type), progress, pause=lambda: eventlet.sleep(0))
+            finally:
+                self.running.pop(job.id, None)
+
+        self.container.spawn_managed_thread(work)

@@ -6,22 +6,26 @@ from decimal import Decimal
 import pytest
 
 from services.intake.application import CaseNotFound, Cases, ConcurrentChange
-from services.intake.domain import IllegalTransition
+from services.intake.domain import Case, FutureDate, IllegalTransition, SeparationOfDuties
 from tests.factories import application_body
 
 
-def open_case(cases, federation="gs.by.pg"):
+def open_case(cases, federation="gs.by.pg", opened_by="li"):
     body = application_body(federation)
     body["household"]["monthly_income"] = Decimal(body["household"]["monthly_income"])
-    return cases.open_case(opened_by="li", **body)
+    return cases.open_case(opened_by=opened_by, **body)
+
+
+def verify(cases, case_id, scope="gs", visited_on=date(2026, 3, 2), per_capita_income=Decimal("600")):
+    return cases.verify(case_id, scope, by="li", visitors=["a", "b"], visited_on=visited_on,
+                        per_capita_income=per_capita_income, findings="f")
 
 
 def file_case(cases, case_id, scope="gs"):
-    cases.change(case_id, scope, lambda c: c.verify(["a", "b"], date(2026, 3, 2), Decimal("600"), "f", "li"))
-    cases.change(case_id, scope, lambda c: c.deliberate(date(2026, 3, 5), "recommend", "", "li"))
-    cases.change(case_id, scope, lambda c: c.publish_notice(date(2026, 3, 6), 7, "li"))
-    case, _ = cases.change(case_id, scope, lambda c: c.approve(date(2026, 3, 13), "wang"))
-    return case
+    verify(cases, case_id, scope)
+    cases.deliberate(case_id, scope, by="li", decided_on=date(2026, 3, 5), outcome="recommend", notes="")
+    cases.publish_notice(case_id, scope, by="li", starts_on=date(2026, 3, 6), days=7)
+    return cases.approve(case_id, scope, by="wang", approved_on=date(2026, 3, 13))
 
 
 def test_a_filed_case_reloads_with_its_whole_file(cases, env):
@@ -47,8 +51,23 @@ def test_a_refused_step_stores_nothing(cases):
     case_id = str(open_case(cases).id)
     before = cases.recorder.max_notification_id()
     with pytest.raises(IllegalTransition):
-        cases.change(case_id, "gs", lambda c: c.approve(date(2026, 3, 13), "wang"))
+        cases.approve(case_id, "gs", by="wang", approved_on=date(2026, 3, 13))
     assert cases.recorder.max_notification_id() == before
+
+
+def test_a_business_date_after_tomorrow_is_refused_by_the_clock_of_the_application(cases):
+    case_id = str(open_case(cases).id)
+    cases.today = lambda: date(2026, 3, 1)  # the application's clock, fixed
+    with pytest.raises(FutureDate, match="visited_on"):
+        verify(cases, case_id, visited_on=date(2026, 3, 3))
+    assert verify(cases, case_id, visited_on=date(2026, 3, 2)).state == "verified"
+
+
+def test_the_user_who_opened_a_case_may_not_approve_it(cases):
+    case_id = str(open_case(cases, opened_by="wang").id)
+    with pytest.raises(SeparationOfDuties, match="wang opened this case"):
+        file_case(cases, case_id)
+    assert cases.get_case(case_id, "gs").state == "on_notice"
 
 
 def test_listing_is_scoped_to_the_federation_subtree(cases):
@@ -68,7 +87,7 @@ def test_a_case_outside_the_subtree_is_not_found(cases):
     with pytest.raises(CaseNotFound):
         cases.get_case(case_id, "gs.by")
     with pytest.raises(CaseNotFound):
-        cases.change(case_id, "gs.by", lambda c: c.withdraw("moved", "x"))
+        cases.withdraw(case_id, "gs.by", by="x", reason="moved")
 
 
 def test_a_code_that_only_shares_a_prefix_is_not_in_the_subtree(cases):
@@ -78,13 +97,15 @@ def test_a_code_that_only_shares_a_prefix_is_not_in_the_subtree(cases):
         cases.get_case(case_id, "gs.by")
 
 
-def test_two_changes_to_one_case_at_once_store_one_and_refuse_the_other(cases):
+def test_two_changes_to_one_case_at_once_store_one_and_refuse_the_other(cases, monkeypatch):
     case_id = str(open_case(cases).id)
+    withdraw = Case.withdraw
 
-    def withdraw_while_another_request_verifies(case):
-        cases.change(case_id, "gs", lambda c: c.verify(["a", "b"], date(2026, 3, 2), Decimal("1"), "f", "li"))
-        case.withdraw("moved", "li")
+    def withdraw_while_another_request_verifies(case, reason, by):
+        verify(cases, case_id, per_capita_income=Decimal("1"))  # loads, changes and saves the same case
+        withdraw(case, reason, by)
 
+    monkeypatch.setattr(Case, "withdraw", withdraw_while_another_request_verifies)
     with pytest.raises(ConcurrentChange):
-        cases.change(case_id, "gs", withdraw_while_another_request_verifies)
+        cases.withdraw(case_id, "gs", by="li", reason="moved")
     assert cases.get_case(case_id, "gs").state == "verified"

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from tests.factories import WORKFLOW, application_body
+from tests.factories import WORKFLOW, application_body, id_number
 
 
 def case_count(system):
@@ -91,6 +91,60 @@ def test_the_workflow_runs_to_filed_and_each_step_is_visible(system, staff):
     case = staff.get(f"/cases/{case_id}").json()
     assert case["state"] == "filed"
     assert case["approval"]["approver"] == "wang"
+
+
+def test_a_home_visit_or_deliberation_dated_after_tomorrow_is_a_400_naming_the_date(staff):
+    case_id = staff.post("/cases", application_body()).json()["case_id"]
+    visit = dict(WORKFLOW[0][1], visited_on="2999-03-02")
+    response = staff.post(f"/cases/{case_id}/verification", visit)
+    assert response.status_code == 400, response.text
+    assert response.json()["fields"]["visited_on"]
+    assert staff.post(f"/cases/{case_id}/verification", WORKFLOW[0][1]).status_code == 201
+    decision = dict(WORKFLOW[1][1], decided_on="2999-03-05")
+    response = staff.post(f"/cases/{case_id}/deliberation", decision)
+    assert response.status_code == 400 and response.json()["fields"]["decided_on"]
+    assert staff.get(f"/cases/{case_id}").json()["state"] == "verified"
+
+
+def test_an_approval_dated_after_tomorrow_is_a_400(system, staff):
+    case_id = staff.post("/cases", application_body()).json()["case_id"]
+    for step, body in WORKFLOW[:3]:
+        assert staff.post(f"/cases/{case_id}/{step}", body).status_code == 201
+    approver = system.client("intake", "approver", "gs.by", "wang")
+    response = approver.post(f"/cases/{case_id}/approval", {"approved_on": "2999-03-13"})
+    assert response.status_code == 400 and response.json()["fields"]["approved_on"]
+
+
+@pytest.mark.parametrize(("approver", "reason"), [("li", "opened this case"), ("王芳", "made this case's home visit")])
+def test_who_opened_the_case_or_visited_the_home_may_not_approve_it(system, staff, approver, reason):
+    case_id = staff.post("/cases", application_body()).json()["case_id"]
+    for step, body in WORKFLOW[:3]:
+        assert staff.post(f"/cases/{case_id}/{step}", body).status_code == 201
+    response = system.client("intake", "approver", "gs.by", approver).post(f"/cases/{case_id}/approval",
+                                                                           WORKFLOW[3][1])
+    assert response.status_code == 409
+    assert response.json()["error"] == "separation_of_duties"
+    assert reason in response.json()["message"]
+    assert staff.get(f"/cases/{case_id}").json()["state"] == "on_notice"
+
+
+def test_a_member_age_that_disagrees_with_their_id_number_is_a_400_naming_the_field(system, staff):
+    before = case_count(system)
+    body = application_body()
+    body["household"]["members"][0].update(id_number=id_number(), age=3)
+    response = staff.post("/cases", body)
+    assert response.status_code == 400, response.text
+    assert field_at(response.json()["fields"], "household.members.0.age")
+    assert "household.members[0].age" in response.json()["message"]
+    assert case_count(system) == before
+
+
+def test_the_same_id_number_twice_in_one_household_is_a_400(staff):
+    body = application_body()
+    body["household"]["members"][0]["id_number"] = body["worker"]["id_number"]
+    response = staff.post("/cases", body)
+    assert response.status_code == 400
+    assert "appears twice" in response.json()["message"]
 
 
 def test_an_illegal_transition_is_409_with_the_reason(system, staff):

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.e2e.flows import file_case
-from tests.factories import application_body, id_number
+from tests.factories import WORKFLOW, application_body, id_number
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_exit_and_refiling_through_the_api(system, staff, approver):
 
 def test_review_and_due_for_review(system, staff):
     due, reviewed = file_case(system, "gs.by.hn"), file_case(system, "gs.by.hn")
-    review = {"reviewed_on": "2027-01-10", "findings": "仍困难", "still_qualifies": True}
+    review = {"reviewed_on": "2026-11-10", "findings": "仍困难", "still_qualifies": True}
     assert staff.post(f"/cases/{reviewed}/review", review).status_code == 201
     listed = staff.get("/cases/due-for-review", params={"federation": "gs.by.hn", "as_of": "2027-03-13"}).json()
     assert [c["case_id"] for c in listed["cases"]] == [due]
@@ -71,14 +71,51 @@ def test_an_amendment_records_what_changed_and_why(system, staff):
     assert staff.post(f"/cases/{case_id}/amendment", {"changes": {}, "reason": "x"}).status_code == 409
 
 
-def test_stats_of_a_year(system, staff):
+def file_a_year_earlier(system, staff, approver, federation):
+    """File a case with the factory workflow's dates moved back a year (to 2025)."""
+    case_id = staff.post("/cases", application_body(federation)).json()["case_id"]
+    for step, body in WORKFLOW:
+        earlier = {k: v.replace("2026-", "2025-") if isinstance(v, str) else v for k, v in body.items()}
+        assert (approver if step == "approval" else staff).post(f"/cases/{case_id}/{step}", earlier).status_code == 201
+    return case_id
+
+
+def test_stats_of_a_year(system, staff, approver):
     federation = "gs.by.yx"
-    case_id = file_case(system, federation)
-    file_case(system, federation)
-    staff.post(f"/cases/{case_id}/exit", {"reason": "income_above_line", "exited_on": "2027-02-01"})
-    stats = staff.get("/stats", params={"federation": federation, "year": 2027}).json()
+    case_id = file_a_year_earlier(system, staff, approver, federation)
+    file_a_year_earlier(system, staff, approver, federation)
+    staff.post(f"/cases/{case_id}/exit", {"reason": "income_above_line", "exited_on": "2026-02-01"})
+    stats = staff.get("/stats", params={"federation": federation, "year": 2026}).json()
     assert stats["files_at_start_of_year"] == 2
     assert stats["exited_in_year"] == 1
     assert stats["exit_rate"] == 0.5
     assert stats["by_state"]["filed"] == 1 and stats["by_state"]["exited"] == 1
     assert staff.get("/stats", params={"federation": "gs.ln"}).status_code == 403
+
+
+def test_a_review_or_exit_dated_after_tomorrow_is_a_400_naming_the_date(system, staff):
+    case_id = file_case(system)
+    review = {"reviewed_on": "2999-01-10", "findings": "x", "still_qualifies": True}
+    review = staff.post(f"/cases/{case_id}/review", review)
+    assert review.status_code == 400 and "reviewed_on" in review.json()["fields"]
+    exited = staff.post(f"/cases/{case_id}/exit", {"reason": "moved", "exited_on": "2999-01-10"})
+    assert exited.status_code == 400 and "exited_on" in exited.json()["fields"]
+    assert staff.get(f"/cases/{case_id}").json()["state"] == "filed"
+
+
+def test_an_approver_who_opened_the_case_may_not_refile_it(system, staff):
+    case_id = file_case(system)
+    staff.post(f"/cases/{case_id}/exit", {"reason": "moved", "exited_on": "2026-05-01"})
+    same_user = system.client("intake", "approver", "gs.by", "li")
+    response = same_user.post(f"/cases/{case_id}/refiling", {"refiled_on": "2026-09-01", "reason": "再次失业"})
+    assert response.status_code == 409
+    assert response.json()["error"] == "separation_of_duties"
+
+
+def test_an_amended_member_age_must_agree_with_the_id_number(system, staff):
+    case_id = file_case(system)
+    household = application_body()["household"]
+    household["members"][0].update(id_number=id_number(), age=20)
+    response = staff.post(f"/cases/{case_id}/amendment", {"changes": {"household": household}, "reason": "补录"})
+    assert response.status_code == 400, response.text
+    assert response.json()["fields"]["changes"]["household"]["members"]["0"]["age"]

@@ -7,9 +7,11 @@ from decimal import Decimal
 import eventlet
 import pytest
 
-from services.intake.application import Cases, DuplicatePerson, RepeatedPerson
+from services.intake.application import Cases, DuplicatePerson
+from services.intake.domain import RepeatedPerson
+from services.intake.identity import age_on
 from tests.backends import backend_env
-from tests.factories import application_body, id_number
+from tests.factories import BORN, application_body, id_number
 
 
 def body(federation="gs.by", worker_id=None, member_ids=()):
@@ -27,10 +29,19 @@ def open_case(cases, **kwargs):
 
 
 def file(cases, case_id):
-    cases.change(case_id, "gs", lambda c: c.verify(["a", "b"], date(2025, 3, 2), Decimal("600"), "f", "li"))
-    cases.change(case_id, "gs", lambda c: c.deliberate(date(2025, 3, 5), "recommend", "", "li"))
-    cases.change(case_id, "gs", lambda c: c.publish_notice(date(2025, 3, 6), 7, "li"))
-    cases.change(case_id, "gs", lambda c: c.approve(date(2025, 3, 13), "wang"))
+    cases.verify(case_id, "gs", by="li", visitors=["a", "b"], visited_on=date(2025, 3, 2),
+                 per_capita_income=Decimal("600"), findings="f")
+    cases.deliberate(case_id, "gs", by="li", decided_on=date(2025, 3, 5), outcome="recommend", notes="")
+    cases.publish_notice(case_id, "gs", by="li", starts_on=date(2025, 3, 6), days=7)
+    cases.approve(case_id, "gs", by="wang", approved_on=date(2025, 3, 13))
+
+
+def exit_case(cases, case_id, exited_on=date(2026, 1, 5), reason="stable_employment"):
+    return cases.exit(case_id, "gs", by="li", reason=reason, exited_on=exited_on, notes="")
+
+
+def refile(cases, case_id):
+    return cases.refile(case_id, "gs", by="wang", refiled_on=date(2026, 6, 1), reason="再次失业")
 
 
 def test_the_same_worker_cannot_be_filed_twice_in_any_federation(cases):
@@ -59,7 +70,7 @@ def test_a_person_cannot_appear_twice_in_one_household(cases):
 def test_a_withdrawn_application_frees_the_person(cases):
     person = id_number()
     first = open_case(cases, worker_id=person)
-    cases.change(str(first.id), "gs", lambda c: c.withdraw("搬离", "li"))
+    cases.withdraw(str(first.id), "gs", by="li", reason="搬离")
     assert open_case(cases, federation="gs.ln", worker_id=person).federation == "gs.ln"
 
 
@@ -68,13 +79,13 @@ def test_exit_frees_the_person_and_refiling_claims_them_again(cases):
     case = open_case(cases, worker_id=person)
     case_id = str(case.id)
     file(cases, case_id)
-    cases.change(case_id, "gs", lambda c: c.exit("stable_employment", date(2026, 1, 5), "", "li"))
+    exit_case(cases, case_id)
     other = open_case(cases, federation="gs.ln", worker_id=person)
     with pytest.raises(DuplicatePerson):
-        cases.change(case_id, "gs", lambda c: c.refile(date(2026, 6, 1), "再次失业", "wang"))
+        refile(cases, case_id)
     assert cases.get_case(case_id, "gs").state == "exited"  # the refused re-filing stored nothing
-    cases.change(str(other.id), "gs", lambda c: c.withdraw("重复申请", "li"))
-    refiled, _ = cases.change(case_id, "gs", lambda c: c.refile(date(2026, 6, 1), "再次失业", "wang"))
+    cases.withdraw(str(other.id), "gs", by="li", reason="重复申请")
+    refiled = refile(cases, case_id)
     assert refiled.state == "filed" and len(refiled.refilings) == 1
 
 
@@ -83,17 +94,18 @@ def test_an_amendment_adding_a_member_checks_that_member(cases):
     open_case(cases, worker_id=taken)
     case = open_case(cases)
     household = dict(case.household)
-    household["members"] = [*household["members"], {"name": "王五", "relation": "parent", "age": 70,
-                                                    "health": "disability", "schooling": "none", "id_number": taken}]
+    mother = {"name": "王五", "relation": "parent", "age": age_on(BORN, date.today()), "health": "disability",
+              "schooling": "none", "id_number": taken}
+    household["members"] = [*household["members"], mother]
     with pytest.raises(DuplicatePerson):
-        cases.amend(str(case.id), "gs", {"household": household}, "母亲随住", "li")
+        cases.amend(str(case.id), "gs", by="li", changes={"household": household}, reason="母亲随住")
 
 
 def test_exit_then_refiling_keeps_one_linked_history(cases):
     case_id = str(open_case(cases).id)
     file(cases, case_id)
-    cases.change(case_id, "gs", lambda c: c.exit("income_above_line", date(2026, 1, 5), "", "li"))
-    cases.change(case_id, "gs", lambda c: c.refile(date(2026, 6, 1), "再次失业", "wang"))
+    exit_case(cases, case_id, reason="income_above_line")
+    refile(cases, case_id)
     topics = [n.topic.rsplit(".", 1)[-1] for n in cases.recorder.select_notifications(start=None, limit=100)
               if str(n.originator_id) == case_id]
     assert topics[-3:] == ["Filed", "Exited", "Refiled"]
@@ -104,7 +116,7 @@ def test_cases_due_for_review_a_year_after_filing_or_last_review(cases):
     reviewed, unreviewed = str(open_case(cases).id), str(open_case(cases).id)
     for case_id in (reviewed, unreviewed):
         file(cases, case_id)
-    cases.change(reviewed, "gs", lambda c: c.review(date(2026, 2, 1), "仍困难", True, "li"))
+    cases.review(reviewed, "gs", by="li", reviewed_on=date(2026, 2, 1), findings="仍困难", still_qualifies=True)
     due = cases.due_for_review("gs", None, date(2026, 3, 13))
     assert [r["case_id"] for r in due] == [unreviewed]
     assert due[0]["review_due_on"] == "2026-03-13"

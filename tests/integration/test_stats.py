@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from services.contracts.federation import in_subtree
 from services.intake.domain import CATEGORIES, CAUSES, MEASURE_KINDS
 from services.intake.reports import yearly_stats
 from tests.factories import application_body
@@ -16,34 +17,36 @@ FEDERATIONS = ["gs.by", "gs.by.pg", "gs.by.jc", "gs.ln"]
 
 def populate(cases, rng, n=60):
     """Cases in every state, filed across 2024-2025, with exits, returns and measures."""
+    cases.today = lambda: date(2027, 12, 31)  # business dates run up to late 2027
     for _ in range(n):
         body = application_body(rng.choice(FEDERATIONS))
         body["household"]["monthly_income"] = Decimal(rng.randrange(500, 3000))
         body["category"] = rng.choice(CATEGORIES)
         body["causes"] = rng.sample(CAUSES, rng.randint(1, 3))
         case_id = str(cases.open_case(opened_by="li", **body).id)
-        change = lambda command, case_id=case_id: cases.change(case_id, "gs", command)  # noqa: E731
+        staff = {"case_id": case_id, "scope": "gs", "by": "li"}
         if rng.random() < 0.1:
-            change(lambda c: c.withdraw("撤回", "li"))
+            cases.withdraw(**staff, reason="撤回")
             continue
         visited = date(2024, 1, 1) + timedelta(days=rng.randrange(0, 600))
-        change(lambda c, d=visited: c.verify(["a", "b"], d, Decimal("500"), "f", "li"))
+        cases.verify(**staff, visitors=["a", "b"], visited_on=visited, per_capita_income=Decimal("500"), findings="f")
         if rng.random() < 0.1:
             continue  # still verified
-        change(lambda c, d=visited: c.deliberate(d, "recommend", "", "li"))
-        change(lambda c, d=visited: c.publish_notice(d, 7, "li"))
+        cases.deliberate(**staff, decided_on=visited, outcome="recommend", notes="")
+        cases.publish_notice(**staff, starts_on=visited, days=7)
         filed = visited + timedelta(days=7)
-        change(lambda c, d=filed: c.approve(d, "wang"))
+        cases.approve(case_id, "gs", by="wang", approved_on=filed)
         for _ in range(rng.randint(0, 2)):
             done = filed + timedelta(days=rng.randrange(1, 400))
-            _, mid = change(lambda c, d=filed: c.add_measure(rng.choice(MEASURE_KINDS), "措施", d, None, "li"))
-            change(lambda c, mid=mid, d=done: c.complete_measure(mid, d, "完成", "li"))
+            _, measure = cases.add_measure(**staff, kind=rng.choice(MEASURE_KINDS), description="措施",
+                                           planned_on=filed, due_on=None)
+            cases.complete_measure(**staff, measure_id=measure, done_on=done, result="完成")
         if rng.random() < 0.5:
             exited = filed + timedelta(days=rng.randrange(30, 500))
-            change(lambda c, d=exited: c.exit("stable_employment", d, "", "li"))
+            cases.exit(**staff, reason="stable_employment", exited_on=exited, notes="")
             if rng.random() < 0.4:
                 refiled = exited + timedelta(days=rng.randrange(1, 200))
-                change(lambda c, d=refiled: c.refile(d, "返困", "wang"))
+                cases.refile(case_id, "gs", by="wang", refiled_on=refiled, reason="返困")
 
 
 def recount(cases, root, year):
@@ -73,7 +76,7 @@ def recount(cases, root, year):
             done.append([cid, e.kind, None])
         elif kind == "MeasureDone":
             [m for m in done if m[0] == cid and m[2] is None][0][2] = e.done_on  # noqa: RUF015
-    mine = [c for c in state if federation[c] == root or federation[c].startswith(root + ".")]
+    mine = [c for c in state if in_subtree(federation[c], root)]
     y0, y1 = f"{year}-01-01", f"{year}-12-31"
 
     def filed_at(c, day):

@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 
 from services.intake.identity import (
@@ -42,3 +44,17 @@ def test_the_person_digest_is_keyed_and_stable():
     assert a == person_digest("k1", "620402198005170014")
     assert a != person_digest("k2", "620402198005170014")
     assert "620402198005170014" not in a
+
+
+@pytest.mark.parametrize(
+    ("first17", "problem"),
+    [("11010518991231001", "before 1900"), ("11010520261202001", "in the future")],
+)
+def test_the_birth_date_lies_between_1900_and_today(first17, problem):
+    assert problem in id_number_problem(with_check_character(first17), today=date(2026, 12, 1))
+    assert id_number_problem(with_check_character("11010519000101001"), today=date(2026, 12, 1)) is None
+
+
+@pytest.mark.parametrize("value", ["11010519491231002X\n", " 11010519491231002X", "１１010519491231002X"])
+def test_a_trailing_newline_or_full_width_digit_is_not_an_id_number(value):
+    assert "17 digits" in id_number_problem(value)

@@ -1,43 +1,21 @@
-"""What every intake route shares: the error table, the role groups and how a case is shown."""
+"""How intake shows a case and an import to a caller: personal data only to staff who work the case."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from services.intake.application import CaseNotFound, Cases, ConcurrentChange, DuplicatePerson, RepeatedPerson
-from services.intake.domain import Case, IllegalTransition
+from services.intake.domain import Case
 from services.intake.identity import mask_id_number, mask_phone
-from services.intake.schemas import CaseView
+from services.intake.import_runner import Progress
+from services.intake.imports import ImportJob
+from services.intake.schemas import CaseSummary, CaseView, ImportView
 from services.web.auth import Principal
-from services.web.entrypoint import routes
 
-route = routes(
-    {
-        IllegalTransition: (409, "illegal_transition"),
-        DuplicatePerson: (409, "duplicate_person"),
-        ConcurrentChange: (409, "concurrent_change"),
-        RepeatedPerson: (400, "bad_request"),
-        CaseNotFound: (404, "not_found"),
-    }
-)
-STAFF = ("caseworker",)
-DECIDERS = ("caseworker", "approver")
-APPROVERS = ("approver",)
-READERS = ("caseworker", "approver", "cadre", "auditor", "admin")
 SEES_PERSONAL_DATA = ("caseworker", "approver")
-CASE_VIEW = CaseView()  # one instance: building a schema per response costs more than the dump
-
-
-class Routes:
-    """Base of the route mixins: the application they work on."""
-
-    cases: Cases
-
-    def changed(self, principal: Principal, case_id: str, command: Callable[[Case], Any]) -> tuple[int, Any]:
-        """Run one command on a case in the caller's scope and answer 201 with the case as it now is."""
-        case, _ = self.cases.change(case_id, principal.federation, command)
-        return 201, case_view(case, principal)
+# One instance each: building a schema per response costs more than the dump.
+CASE_VIEW = CaseView()
+SUMMARIES = CaseSummary(many=True)
+IMPORT_VIEW = ImportView()
 
 
 def case_view(case: Case, principal: Principal) -> dict[str, Any]:
@@ -77,3 +55,25 @@ def case_view(case: Case, principal: Principal) -> dict[str, Any]:
         "version": case.version,
     }
     return CASE_VIEW.dump(view)
+
+
+def case_list(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Index rows as a list of summaries: no personal data."""
+    return {"cases": SUMMARIES.dump(rows)}
+
+
+def import_view(job: ImportJob, progress: Progress | None) -> dict[str, Any]:
+    """An import as it stands: running (with its progress), done (with its outcome) or interrupted."""
+    if progress is not None:
+        rows_total, rows, filed = progress.rows_total, progress.rows_done, progress.filed
+        failures, state = progress.failures, "running"
+    elif job.outcome is not None:
+        rows_total = rows = job.outcome["rows"]
+        filed, failures, state = job.outcome["filed"], job.outcome["failures"], "done"
+    else:
+        rows_total, rows, filed, failures, state = None, 0, 0, [], "interrupted"
+    return IMPORT_VIEW.dump({
+        "import_id": str(job.id), "state": state, "filename": job.filename, "rows_total": rows_total,
+        "rows_done": rows, "filed": filed, "failed_rows": len({f["row"] for f in failures}),
+        "failures": list(failures),
+    })
