@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates
 
 from services.intake.domain import CATEGORIES, CAUSES, DEFAULT_NOTICE_DAYS, EXIT_REASONS, MEASURE_KINDS, STATES
-from services.intake.identity import id_number_problem
+from services.intake.identity import ID_NUMBER, id_number_problem
 from services.web.fields import Code, Day, Matching, Money, Name, StrictBoolean, StrictInteger, Text
 
 RELATIONS = ("spouse", "child", "parent", "parent_in_law", "sibling", "grandchild", "grandparent", "other")
@@ -15,14 +15,13 @@ HEALTH = ("healthy", "chronic_illness", "serious_illness", "disability")
 SCHOOLING = ("none", "preschool", "primary", "junior", "senior", "vocational", "college", "graduate")
 EMPLOYMENT = ("employed", "flexible", "unemployed", "retired", "student", "unable_to_work", "none")
 PHONE = r"1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}"  # a mobile, or a landline with its area code
-ID_NUMBER = r"[0-9]{17}[0-9X]"  # 18 characters; the check character is verified too (ISO 7064 MOD 11-2)
 
 
 class IdNumber(Matching):
     """A resident ID number: 17 ASCII digits and a digit or X (lower-case x and spaces are tidied first)."""
 
     def __init__(self, **kwargs: Any):
-        super().__init__(ID_NUMBER, "must be 17 digits followed by a digit or X", **kwargs)
+        super().__init__(ID_NUMBER.pattern, "must be 17 digits followed by a digit or X", **kwargs)
 
 
 class IdNumberChecks(Schema):
