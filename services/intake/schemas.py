@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 
 from services.intake.domain import CATEGORIES, CAUSES, DEFAULT_NOTICE_DAYS, EXIT_REASONS, MEASURE_KINDS, STATES
 from services.intake.identity import ID_NUMBER, id_number_problem
-from services.web.fields import Code, Day, Matching, Money, Name, StrictBoolean, StrictInteger, Text
+from services.web.fields import BoundedList, Code, Day, Matching, Money, Name, StrictBoolean, StrictInteger, Text
 
 RELATIONS = ("spouse", "child", "parent", "parent_in_law", "sibling", "grandchild", "grandparent", "other")
 HEALTH = ("healthy", "chronic_illness", "serious_illness", "disability")
@@ -59,7 +59,7 @@ class MemberIn(IdNumberChecks):
 
 
 class HouseholdIn(Schema):
-    members = fields.List(fields.Nested(MemberIn), required=True, validate=validate.Length(max=30))
+    members = BoundedList(fields.Nested(MemberIn), required=True, max_items=30)
     monthly_income = Money()
     subsistence_line = Money(positive=True)
 
@@ -69,14 +69,12 @@ class OpenCaseRequest(Schema):
     worker = fields.Nested(WorkerIn, required=True)
     household = fields.Nested(HouseholdIn, required=True)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
-    causes = fields.List(
-        fields.String(validate=validate.OneOf(CAUSES)), required=True, validate=validate.Length(min=1)
-    )
+    causes = BoundedList(fields.String(validate=validate.OneOf(CAUSES)), required=True, min_items=1,
+                         max_items=len(CAUSES))
 
 
 class VerificationRequest(Schema):
-    visitors = fields.List(Name(), required=True,
-                           validate=validate.Length(min=2, max=10, error="two to ten staff visit the home"))
+    visitors = BoundedList(Name(), required=True, min_items=2, max_items=10, error="two to ten staff visit the home")
     visited_on = Day(required=True)
     per_capita_income = Money()
     findings = Text(4000)
@@ -133,7 +131,7 @@ class Changes(Schema):
     worker = fields.Nested(WorkerIn)
     household = fields.Nested(HouseholdIn)
     category = fields.String(validate=validate.OneOf(CATEGORIES))
-    causes = fields.List(fields.String(validate=validate.OneOf(CAUSES)), validate=validate.Length(min=1))
+    causes = BoundedList(fields.String(validate=validate.OneOf(CAUSES)), min_items=1, max_items=len(CAUSES))
 
 
 class AmendmentRequest(Schema):

@@ -31,6 +31,7 @@ Responses = dict[int, "str | tuple[str, type[Schema] | None]"]
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MAX_DEPTH = 32  # of JSON arrays and objects in a body
+MAX_VALUES = 5000  # in a body, all levels together: bounds what loading it may cost before it is refused
 # Where a lone surrogate may hide in raw JSON: a \uD800-\uDFFF escape, or its UTF-8 form.
 _SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
@@ -203,18 +204,20 @@ def read_body(request: Request, limit: int | None, *, read: bool) -> bytes:
 
 
 def parse_json(raw: bytes) -> dict[str, Any]:
-    """Parse a JSON object body: a 400 if it is not JSON, nests deeper than MAX_DEPTH, or holds a lone
-    surrogate (which no store can keep), naming where."""
+    """Parse a JSON object body: a 400 if it is not JSON, nests deeper than MAX_DEPTH, holds more than
+    MAX_VALUES values, or holds a lone surrogate (which no store can keep), naming where."""
     try:
         body = json.loads(raw or b"null")
     except RecursionError:
-        raise _too_deep() from None
+        deep = f"nests arrays and objects deeper than {MAX_DEPTH} levels"
+        raise BadRequest(f"body {deep}", {"body": [deep]}) from None
     except ValueError as exc:
         raise BadRequest("body is not valid JSON", {"body": [str(exc)]}) from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object", {"body": ["must be a JSON object"]})
-    if _depth_over(body, MAX_DEPTH):
-        raise _too_deep()
+    problem = _shape_problem(body)
+    if problem:
+        raise BadRequest(f"body {problem}", {"body": [problem]})
     if _SURROGATE_HINT.search(raw):
         where = _lone_surrogate(body)
         if where is not None:
@@ -225,19 +228,20 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _too_deep() -> BadRequest:
-    return BadRequest(f"body nests arrays and objects deeper than {MAX_DEPTH} levels",
-                      {"body": [f"at most {MAX_DEPTH} levels of nesting"]})
-
-
-def _depth_over(value: Any, most: int) -> bool:
-    level: list[Any] = [value]
-    for _ in range(most):
+def _shape_problem(body: dict[str, Any]) -> str | None:
+    """Say if a body nests deeper than MAX_DEPTH or holds more than MAX_VALUES values, walking it level by
+    level and stopping as soon as either is passed."""
+    level: list[Any] = [body]
+    values = 0
+    for _ in range(MAX_DEPTH):
+        values += sum(len(node) for node in level)
+        if values > MAX_VALUES:
+            return f"holds more than {MAX_VALUES} values"
         level = [inner for node in level for inner in (node.values() if isinstance(node, dict) else node)
                  if isinstance(inner, (dict, list))]
         if not level:
-            return False
-    return True
+            return None
+    return f"nests arrays and objects deeper than {MAX_DEPTH} levels"
 
 
 def _lone_surrogate(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:

@@ -13,6 +13,7 @@ it accepts, no more loosely than it checks.
 - `StrictBoolean`: only JSON `true` / `false`.
 - `StrictInteger`: only a JSON integer (not `true`, not `3.0`); in a query string, ASCII digits only.
 - `Day`: an ISO date `YYYY-MM-DD` of the years 1900 to 2199.
+- `BoundedList`: a list with at most `max_items`, counted before any item is loaded.
 """
 
 from __future__ import annotations
@@ -161,6 +162,21 @@ class Money(fields.Decimal):
         if amount > MONEY_MAX:
             return f"must be at most {MONEY_MAX}"
         return 'must be a decimal string such as "1800.00", without a sign or leading zeros'
+
+
+class BoundedList(fields.List):
+    """A list whose length is checked before its items: refusing a long list costs next to nothing."""
+
+    def __init__(self, inner: fields.Field, *, max_items: int, min_items: int = 0, error: str | None = None,
+                 **kwargs: Any):
+        self.max_items = max_items
+        super().__init__(inner, validate=validate.Length(min=min_items, max=max_items, error=error), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+        if isinstance(value, list) and len(value) > self.max_items:
+            raise ValidationError(f"at most {self.max_items} items")
+        result: list[Any] = super()._deserialize(value, attr, data, **kwargs)
+        return result
 
 
 class StrictBoolean(fields.Boolean):

@@ -3,6 +3,7 @@
 import http.client
 import json
 import re
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -80,6 +81,23 @@ def test_json_nested_deeper_than_32_is_a_400(system, staff):
     assert "deeper than 32" in response.json()["message"]
     just_too_deep = b'{"worker": ' + b"[" * 32 + b"]" * 32 + b"}"
     assert "deeper than 32" in post_raw(system, "/cases", just_too_deep, staff).json()["message"]
+
+
+def test_a_body_of_many_values_is_refused_before_it_is_loaded(system, staff):
+    body = application_body()
+    body["household"]["members"] = [{}] * 100_000  # loading each would keep the server busy for seconds
+    started = time.perf_counter()
+    response = staff.post("/cases", body)
+    assert response.status_code == 400
+    assert "more than 5000 values" in response.json()["message"]
+    assert time.perf_counter() - started < 2
+
+
+def test_a_list_longer_than_its_limit_is_refused_without_loading_its_items(staff):
+    body = application_body()
+    body["household"]["members"] = body["household"]["members"] * 16
+    error = assert_400_naming(staff.post("/cases", body), "household.members")
+    assert error["fields"]["household"]["members"] == ["at most 30 items"]
 
 
 def test_a_lone_surrogate_is_a_400_naming_the_field(system, staff):

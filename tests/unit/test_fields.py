@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError
 
 from services.web.errors import field_problems, message_of
 from services.web.fields import (
+    BoundedList,
     Code,
     Day,
     FullMatch,
@@ -32,6 +33,7 @@ class Sample(Schema):
     count = StrictInteger()
     year = StrictInteger(text=True)
     day = Day()
+    entries = BoundedList(StrictInteger(), max_items=3, min_items=1)
 
 
 SAMPLE = Sample()
@@ -145,6 +147,13 @@ def test_the_documented_name_pattern_refuses_what_the_check_refuses():
         assert pattern.search(value) and load(name=value)
     for value in ("   ", "张\x00伟", "张\n伟", "\x9f"):
         assert not pattern.search(value)
+
+
+def test_a_bounded_list_is_refused_by_its_length_before_its_items_are_loaded():
+    assert refused(entries=["x"] * 4)["entries"] == ["at most 3 items"]
+    assert "entries" in refused(entries=[])
+    assert refused(entries=[1, "x"])["entries"] == {1: ["Not a valid integer."]}
+    assert load(entries=[1, 2, 3])["entries"] == [1, 2, 3]
 
 
 def test_validation_messages_read_as_one_sentence_per_field():
