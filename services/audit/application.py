@@ -21,8 +21,11 @@ class Trail(IndexedApplication):
 
     name = "Audit"
 
-    def record_event(self, envelope: Envelope, tracking: Tracking) -> bool:
-        """Append the event to its case's history with the position it came from; False if a repeat."""
+    def record_event(self, envelope: Envelope, tracking: Tracking | None = None) -> bool:
+        """Append the event to its case's history; False if it is a resend already there.
+
+        Called from a consumer's batch, the save joins the batch's unit of work and its position.
+        """
         history = self._history(envelope.case_id)
         if history is None:
             history = CaseHistory(envelope.case_id, envelope.federation)
@@ -38,7 +41,7 @@ class Trail(IndexedApplication):
 
     def _history(self, case_id: str) -> CaseHistory | None:
         try:
-            history: CaseHistory = self.repository.get(CaseHistory.create_id(case_id))
+            history: CaseHistory = self.load(CaseHistory.create_id(case_id))
         except AggregateNotFoundError:
             return None
         return history

@@ -9,7 +9,8 @@ from werkzeug.wrappers import Request
 from services.audit.application import HistoryNotFound, Trail, history_view
 from services.audit.schemas import CaseHistoryView
 from services.contracts.topics import TOPICS
-from services.runtime.consumer import Delivery, consume
+from services.runtime.batch import Batch
+from services.runtime.consumer import consume
 from services.runtime.store import EventStore
 from services.runtime.waker import HubWaker
 from services.web.auth import Principal
@@ -28,8 +29,10 @@ class AuditService(Operations):
     waker = HubWaker()
 
     @consume(topics=sorted(TOPICS.values()))
-    def on_event(self, delivery: Delivery) -> bool:
-        return self.trail.record_event(delivery.envelope, delivery.tracking)
+    def on_events(self, batch: Batch) -> None:
+        for delivery in batch:
+            if not self.trail.record_event(delivery.envelope):
+                batch.already_had(delivery)
 
     @route("GET", "/cases/<case_id>/history", roles=HISTORY_READERS, response=CaseHistoryView,
            summary="A case's full history across all services, in order")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
@@ -12,6 +15,7 @@ from eventsourcing.persistence import ProcessRecorder, Tracking
 from services.eventstore.group_commit import GroupCommit
 from services.eventstore.index import IndexOp, Table
 from services.eventstore.migrations import Migration, create_tables
+from services.eventstore.unit import UnitOfWork
 
 
 class IndexedRecorder(Protocol):
@@ -27,6 +31,10 @@ class IndexedRecorder(Protocol):
         until: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]: ...
 
+    def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool: ...
+
+    def release_lease(self, name: str, holder: str) -> None: ...
+
 
 class IndexedApplication(Application):
     """Base of every service's application: events, index rows and tracking saved together."""
@@ -38,6 +46,7 @@ class IndexedApplication(Application):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self.listeners: list[Callable[[], None]] = []
+        self._bound = threading.local()  # per green thread under eventlet: a consumer's unit of work
         super().__init__(env)
         self._group = GroupCommit(lambda events, index: self.events.put(events, index=index))
 
@@ -61,18 +70,56 @@ class IndexedApplication(Application):
         """Store the aggregates' new events with their index rows and consumed position, or nothing.
 
         Saves without a position (requests) are group-committed with saves made at the same moment.
+        Inside a unit of work (a consumer's batch) nothing is written: the unit holds the effects.
         """
+        unit = self.unit
+        if unit is not None and tracking is None:
+            unit.add(aggregates, index)
+            return
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         if tracking is None:
             self._group.save(events, index)
         else:
             self.events.put(events, index=list(index), tracking=tracking)
+        self._wake_listeners()
+
+    def commit(self, events: Sequence[Any], index: Sequence[IndexOp], positions: Sequence[Tracking]) -> None:
+        """Store a batch's events and index rows with the consumed position of each partition, or nothing."""
+        self.events.put(list(events), index=list(index), trackings=list(positions))
+        self._wake_listeners()
+
+    @property
+    def unit(self) -> UnitOfWork | None:
+        """The unit of work bound to the running green thread, if any."""
+        return getattr(self._bound, "unit", None)
+
+    def bind(self, unit: UnitOfWork | None) -> None:
+        """From now on, saves of the running green thread go into `unit` and loads see it (None: the store)."""
+        self._bound.unit = unit
+
+    def load(self, aggregate_id: UUID) -> Any:
+        """Get an aggregate, as the running unit of work left it if it holds one (AggregateNotFoundError if none)."""
+        unit = self.unit
+        if unit is not None and aggregate_id in unit.aggregates:
+            return unit.aggregates[aggregate_id]
+        return self.repository.get(aggregate_id)
+
+    def _wake_listeners(self) -> None:
         for listener in self.listeners:
             listener()
 
     def select_rows(self, table: Table, **criteria: Any) -> list[dict[str, Any]]:
         recorder: IndexedRecorder = self.recorder  # type: ignore[assignment]
         return recorder.select_rows(table, **criteria)
+
+    def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Hold or renew a lease of this store for ttl seconds (see services/eventstore/lease.py)."""
+        recorder: IndexedRecorder = self.recorder  # type: ignore[assignment]
+        return recorder.acquire_lease(name, holder, time.time(), ttl)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        recorder: IndexedRecorder = self.recorder  # type: ignore[assignment]
+        recorder.release_lease(name, holder)
 
     def position(self, name: str) -> int | None:
         """Return the last position recorded under this name (a consumed offset, an outbox mark)."""

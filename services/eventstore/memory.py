@@ -10,6 +10,7 @@ from eventsourcing.popo import POPOFactory, POPOProcessRecorder
 
 from services.contracts.federation import in_subtree
 from services.eventstore.index import Claim, ClaimConflict, IndexOp, Put, Release, Table, row_params
+from services.eventstore.lease import MemoryLeases
 
 
 class MemoryIndexedRecorder(POPOProcessRecorder):
@@ -18,9 +19,18 @@ class MemoryIndexedRecorder(POPOProcessRecorder):
     def install(self, component: str, tables: Sequence[Table], migrations: Sequence[Any] = ()) -> None:
         """Nothing outlives the process here, so there is nothing to migrate: start with empty tables."""
         self._rows: dict[str, dict[str, dict[str, Any]]] = {t.name: {} for t in tables}
+        self._leases = MemoryLeases()
+
+    def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        return self._leases.acquire(name, holder, now, ttl)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        self._leases.release(name, holder)
 
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._assert_uniqueness(stored_events, **kwargs)
+        for tracking in kwargs.get("trackings", ()):
+            self._assert_tracking_uniqueness(tracking)
         ops: Sequence[IndexOp] = kwargs.get("index", ())
         for op in ops:
             if isinstance(op, Claim):
@@ -30,6 +40,8 @@ class MemoryIndexedRecorder(POPOProcessRecorder):
 
     def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         notification_ids = super()._update_table(stored_events, **kwargs)
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(tracking)
         ops: Sequence[IndexOp] = kwargs.get("index", ())
         for op in ops:
             rows = self._rows[op.table.name]

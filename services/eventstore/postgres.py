@@ -6,12 +6,25 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import ProcessRecorder, StoredEvent
-from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresFactory,
+    PostgresProcessRecorder,
+    PostgresTrackingRecorder,
+)
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from services.eventstore.index import Dialect, IndexOp
 from services.eventstore.rows import IndexRows, apply_ops
+
+
+def _once(method: Any) -> Any:
+    """The store call without eventsourcing's ten retries: a request facing a database that does not answer
+    fails within the pool's timeout (503, Retry-After) instead of after ten of them, and the outbox relay
+    and the consumers retry with their own visible backoff."""
+    return getattr(method, "__wrapped__", method)
 
 
 class PostgresIndexedRecorder(IndexRows, PostgresProcessRecorder):
@@ -20,10 +33,19 @@ class PostgresIndexedRecorder(IndexRows, PostgresProcessRecorder):
     dialect = Dialect("%({})s", arrays=True)
     migration_lock = "LOCK TABLE relief_schema IN EXCLUSIVE MODE"
 
+    insert_events = _once(PostgresApplicationRecorder.insert_events)
+    select_events = _once(PostgresAggregateRecorder.select_events)
+    select_notifications = _once(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _once(PostgresApplicationRecorder.max_notification_id)
+    insert_tracking = _once(PostgresTrackingRecorder.insert_tracking)
+    max_tracking_id = _once(PostgresTrackingRecorder.max_tracking_id)
+
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(curs, tracking=tracking)
         ops: Sequence[IndexOp] = kwargs.get("index", ())
         apply_ops(curs, self.dialect, ops)
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.eventstore.index import Claim, ClaimConflict, Dialect, IndexOp, Put, Release, Table, row_params
+from services.eventstore.lease import acquire_statement, create_leases, release_statement
 from services.eventstore.migrations import Migration, migrate
 
 
@@ -37,6 +38,18 @@ class IndexRows:
     def install(self, component: str, tables: Sequence[Table], migrations: Sequence[Migration]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             migrate(cursor, self.dialect, component, migrations, self.migration_lock)
+            create_leases(cursor)
+
+    def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        """Hold or renew the named lease until now + ttl; False while another holder's lease runs."""
+        params = {"name": name, "holder": holder, "expires": now + ttl, "now": now}
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(acquire_statement(self.dialect), params)
+            return cursor.fetchone() is not None
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(release_statement(self.dialect), {"name": name, "holder": holder})
 
     def select_rows(
         self,

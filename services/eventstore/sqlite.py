@@ -21,6 +21,8 @@ class SQLiteIndexedRecorder(IndexRows, SQLiteProcessRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(c, tracking)
         ops: Sequence[IndexOp] = kwargs.get("index", ())
         apply_ops(c, self.dialect, ops)
         return notification_ids

@@ -41,6 +41,21 @@ DELIVERY_SECONDS = Histogram(
     ["service", "topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+CONSUMER_STALLED = Gauge(
+    "relief_consumer_stalled",
+    "1 while a partition is stopped at a message its handler failed on (retried with backoff)",
+    ["service", "topic", "partition"],
+)
+OUTBOX_STALLED = Gauge(
+    "relief_outbox_stalled", "1 while the outbox relay is stopped at a stored event it cannot publish", ["service"]
+)
+RELAY_FAILURES = Counter(
+    "relief_outbox_relay_failures_total", "Outbox relay attempts that failed (store, broker or mapping)",
+    ["service", "reason"],
+)
+RELAY_LEADER = Gauge(
+    "relief_outbox_relay_leader", "1 on the replica whose relay holds the service's publishing lease", ["service"]
+)
 BUILD_INFO = Gauge(
     "relief_build_info", "1 for the build a service runs: its version and source commit",
     ["service", "version", "commit"],

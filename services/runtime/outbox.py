@@ -2,7 +2,8 @@
 
 The relay records how far it got only after the transport acknowledged the batch, so a relay
 killed at any point resends on restart; the event id is derived from the stored event, so a
-consumer recognises the resend.
+consumer recognises the resend. A stored event the service cannot map to its contract stops the
+relay at that event (`relief_outbox_stalled` = 1, not ready): it is never skipped.
 """
 
 from __future__ import annotations
@@ -22,9 +23,18 @@ from services.transport import Publisher
 log = logging.getLogger(__name__)
 
 OUTBOX_POSITION = "outbox"
+FLUSH_SECONDS = 5.0  # well inside the relay's lease, so a slow broker never lets two relays publish at once
 
 # Turn one stored event into its integration event, or None if it is internal to the service.
 Outbound = Callable[[IndexedApplication, Notification, datetime], Envelope | None]
+
+
+class UnmappableEvent(Exception):
+    """A stored event the service's outbound mapping fails on: the relay stops there until a fix."""
+
+    def __init__(self, notification_id: int, error: Exception):
+        super().__init__(f"stored event {notification_id} cannot be published: {type(error).__name__}: {error}")
+        self.notification_id = notification_id
 
 
 class OutboxRelay:
@@ -38,7 +48,7 @@ class OutboxRelay:
     def publish_pending(self) -> int:
         """Publish the next batch of stored events; return how many stored events it covered."""
         done = self.app.position(OUTBOX_POSITION) or 0
-        notifications = self.app.recorder.select_notifications(
+        notifications = self.app.process_recorder.select_notifications(
             start=done, limit=self.batch, inclusive_of_start=False
         )
         if not notifications:
@@ -48,12 +58,15 @@ class OutboxRelay:
         now = datetime.now(UTC)
         sent = 0
         for notification in notifications:
-            envelope = self.outbound(self.app, notification, now)
+            try:
+                envelope = self.outbound(self.app, notification, now)
+            except Exception as exc:
+                raise UnmappableEvent(notification.id, exc) from exc
             if envelope is not None:
                 headers = {"event-type": envelope.type, "event-id": envelope.event_id}
                 self.publisher.publish(self.topic, envelope.case_id, encode(envelope), headers)
                 sent += 1
-        self.publisher.flush()
+        self.publisher.flush(FLUSH_SECONDS)
         failpoints.reached("outbox.after_flush")
         try:
             self.app.process_recorder.insert_tracking(Tracking(OUTBOX_POSITION, notifications[-1].id))
@@ -61,6 +74,14 @@ class OutboxRelay:
             # Another relay of this service got there first: its consumers see duplicates, not gaps.
             log.warning("outbox position %s already passed by another relay", notifications[-1].id)
         EVENTS_PUBLISHED.labels(self.service, self.topic).inc(sent)
-        newest = self.app.recorder.max_notification_id() or 0
-        OUTBOX_BACKLOG.labels(self.service).set(max(0, newest - notifications[-1].id))
+        outbox_backlog(self.app, self.service)
         return len(notifications)
+
+
+def outbox_backlog(app: IndexedApplication, service: str) -> int:
+    """Count the stored events not yet published, from the store alone (true while the broker is down)."""
+    done = app.position(OUTBOX_POSITION) or 0
+    newest = app.process_recorder.max_notification_id() or 0
+    backlog = max(0, newest - done)
+    OUTBOX_BACKLOG.labels(service).set(backlog)
+    return backlog

@@ -1,9 +1,15 @@
-"""Give each service its event-sourced application, and run its outbox relay beside it."""
+"""Give each service its event-sourced application, and run its outbox relay beside it.
+
+Every replica of a producing service serves requests; exactly one relay publishes at a time: the one
+holding the service's lease in the store it shares with the others. A standby takes the lease over
+within `LEASE_SECONDS` + `STANDBY_POLL_SECONDS` of the active relay dying.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import eventlet
@@ -11,14 +17,22 @@ from nameko.extensions import DependencyProvider
 
 from services.contracts import topic_for
 from services.eventstore import IndexedApplication, store_env
-from services.runtime.outbox import Outbound, OutboxRelay
-from services.transport import transport_for
+from services.metrics import OUTBOX_STALLED, RELAY_FAILURES, RELAY_LEADER
+from services.runtime.batch import Batch
+from services.runtime.outbox import Outbound, OutboxRelay, UnmappableEvent, outbox_backlog
+from services.runtime.readiness import store_answers, transport_reachable
+from services.transport import PublishFailed, transport_for
 
 log = logging.getLogger(__name__)
 
 # After a save wakes the relay, wait this long for more before publishing (like Kafka's linger.ms):
 # one batch and one commit for many requests, at the cost of a few milliseconds of latency.
 LINGER_SECONDS = 0.02
+LEASE_SECONDS = 10.0  # a relay that has not renewed its lease for this long is presumed dead
+RENEW_SECONDS = 2.0  # the active relay renews this often (and before any batch after that)
+STANDBY_POLL_SECONDS = 1.0  # a standby asks for the lease this often
+MAX_BACKOFF_SECONDS = 10.0
+LEASE_PROBLEM = "store: cannot renew the relay's lease: "
 
 
 class EventStore(DependencyProvider):
@@ -31,6 +45,9 @@ class EventStore(DependencyProvider):
         self._wakeup = threading.Event()
         self._relay_done = threading.Event()
         self._relay_done.set()
+        self._leader = False
+        self._renewed = 0.0
+        self._relay_problem: str | None = None  # why the relay cannot publish right now
 
     def setup(self) -> None:
         config = self.container.config
@@ -49,6 +66,8 @@ class EventStore(DependencyProvider):
         self._wakeup.set()
         self._relay_done.wait(10)
         if self.app is not None:
+            if self._leader:
+                self._release_lease()
             self.app.close()
 
     def kill(self) -> None:
@@ -58,33 +77,112 @@ class EventStore(DependencyProvider):
         assert self.app is not None
         return self.app
 
+    def worker_setup(self, worker_ctx: Any) -> None:
+        """A consumer's worker applies its batch into the batch's unit of work (committed by the consumer)."""
+        if self.app is not None and worker_ctx.args and isinstance(worker_ctx.args[0], Batch):
+            self.app.bind(worker_ctx.args[0].unit)
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        if self.app is not None and worker_ctx.args and isinstance(worker_ctx.args[0], Batch):
+            self.app.bind(None)
+
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        checks = {"store": store_answers(self.app)}
+        transport_url = self.container.config.get("TRANSPORT_URL")
+        if transport_url:
+            checks["transport"] = transport_reachable(transport_url)
+        if self.outbound is not None:
+            if self._relay_problem is not None:
+                checks["relay"] = {"ok": False, "detail": self._relay_problem[:300]}
+            else:
+                role = "active (holds the lease)" if self._leader else "standby (another replica publishes)"
+                checks["relay"] = {"ok": True, "detail": role}
+        return checks
+
     def _relay_forever(self) -> None:
         assert self.app is not None and self.outbound is not None
-        service = self.container.service_name
-        transport = transport_for(self.container.config["TRANSPORT_URL"])
         try:
-            self._relay_until_stopped(service, transport)
+            self._relay_until_stopped(self.container.service_name)
         finally:
             self._relay_done.set()
 
-    def _relay_until_stopped(self, service: str, transport: Any) -> None:
+    def _relay_until_stopped(self, service: str) -> None:
         assert self.app is not None and self.outbound is not None
+        transport = transport_for(self.container.config["TRANSPORT_URL"])
         relay: OutboxRelay | None = None
         backoff = 0.5
         while not self._stopping:
             self._wakeup.clear()
+            if not self._hold_lease(service):
+                self._wakeup.wait(STANDBY_POLL_SECONDS)
+                continue
             try:
                 if relay is None:
                     transport.ensure_topics([topic_for(service)])
                     relay = OutboxRelay(self.app, transport.publisher(), self.outbound, service)
                 covered = relay.publish_pending()
-                backoff = 0.5
-            except Exception:
-                log.exception("outbox relay of %s failed; retrying in %.1fs", service, backoff)
+            except Exception as exc:
+                self._relay_failed(service, exc, backoff)
                 eventlet.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
+            if self._relay_problem is not None:
+                log.warning("outbox relay of %s publishes again", service)
+                self._relay_problem = None
+                OUTBOX_STALLED.labels(service).set(0)
+            backoff = 0.5
             if covered < relay.batch and self._wakeup.wait(0.5):
                 eventlet.sleep(LINGER_SECONDS)
         if relay is not None:
             relay.publisher.close()
+
+    def _relay_failed(self, service: str, exc: Exception, backoff: float) -> None:
+        """Make a failing relay visible: the reason in /ready, a counter, the stalled gauge for a bad event."""
+        if isinstance(exc, UnmappableEvent):
+            reason = "mapping"
+            OUTBOX_STALLED.labels(service).set(1)
+        elif isinstance(exc, PublishFailed):
+            reason = "broker"
+        else:
+            reason = "store"
+        RELAY_FAILURES.labels(service, reason).inc()
+        self._relay_problem = f"{reason}: {type(exc).__name__}: {exc}"
+        log.error("outbox relay of %s failed (%s): %s; retrying in %.1fs", service, reason, exc, backoff)
+        if self.app is not None and reason != "store":
+            try:  # the store still answers: keep the backlog gauge true while the broker is down
+                outbox_backlog(self.app, service)
+            except Exception as store_error:
+                log.warning("outbox backlog of %s unknown: %s", service, store_error)
+
+    def _hold_lease(self, service: str) -> bool:
+        """Hold the service's publishing lease, renewing it every RENEW_SECONDS; False on a standby."""
+        assert self.app is not None
+        now = time.monotonic()
+        if self._leader and now - self._renewed < RENEW_SECONDS:
+            return True
+        instance = str(self.container.config.get("INSTANCE_ID") or service)
+        try:
+            held = self.app.acquire_lease(f"outbox:{service}", instance, LEASE_SECONDS)
+        except Exception as exc:
+            RELAY_FAILURES.labels(service, "store").inc()
+            self._relay_problem = f"{LEASE_PROBLEM}{type(exc).__name__}: {exc}"
+            held = False
+        else:
+            if self._relay_problem is not None and self._relay_problem.startswith(LEASE_PROBLEM):
+                self._relay_problem = None
+        if held != self._leader:
+            log.warning("outbox relay of %s is now %s", service, "active" if held else "standby")
+        self._leader = held
+        if held:
+            self._renewed = now
+        RELAY_LEADER.labels(service).set(1 if held else 0)
+        return held
+
+    def _release_lease(self) -> None:
+        assert self.app is not None
+        service = self.container.service_name
+        try:
+            self.app.release_lease(f"outbox:{service}", str(self.container.config.get("INSTANCE_ID") or service))
+        except Exception as exc:
+            log.warning("could not release the relay lease of %s: %s", service, exc)
+        self._leader = False

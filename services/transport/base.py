@@ -14,6 +14,10 @@ class PublishFailed(Exception):
     """The transport did not acknowledge every message; none may be counted as sent."""
 
 
+class Fenced(Exception):
+    """Another process joined the consumer group under this replica's instance id: this one must stop."""
+
+
 @dataclass(frozen=True)
 class Message:
     """One message as a consumer receives it, with the position it came from."""
@@ -50,6 +54,15 @@ class Subscription(Protocol):
 
     def commit(self, messages: Sequence[Message]) -> None:
         """Tell the transport these were processed (an operator's view; consumers track their own)."""
+
+    def assigned(self) -> set[tuple[str, int]] | None:
+        """The partitions this replica reads now, or None before the group has assigned any."""
+
+    def pause(self, topic: str, partition: int) -> None:
+        """Stop returning messages of this partition until resume()."""
+
+    def resume(self, topic: str, partition: int, offset: int) -> None:
+        """Return messages of this partition again, starting at `offset`."""
 
     def close(self) -> None: ...
 

@@ -113,12 +113,14 @@ class EmbeddedSubscription:
     def __init__(self, transport: EmbeddedTransport, topics: Sequence[str], start_at: StartAt):
         self._transport = transport
         self._next: dict[str, int] = {}
+        self._paused: set[str] = set()
         for topic in topics:
             done = start_at(topic, PARTITION)
             self._next[topic] = 0 if done is None else done + 1
 
     def poll(self, timeout: float) -> list[Message]:
-        messages = self._transport.read(self._next, limit=500, timeout=timeout)
+        reading = {t: n for t, n in self._next.items() if t not in self._paused}
+        messages = self._transport.read(reading, limit=500, timeout=timeout) if reading else []
         for message in messages:
             self._next[message.topic] = message.offset + 1
         return messages
@@ -129,6 +131,16 @@ class EmbeddedSubscription:
 
     def commit(self, messages: Sequence[Message]) -> None:
         """Positions live with the consumer's own store; the embedded log keeps none."""
+
+    def assigned(self) -> set[tuple[str, int]] | None:
+        return {(topic, PARTITION) for topic in self._next}
+
+    def pause(self, topic: str, partition: int) -> None:
+        self._paused.add(topic)
+
+    def resume(self, topic: str, partition: int, offset: int) -> None:
+        self._next[topic] = offset
+        self._paused.discard(topic)
 
     def close(self) -> None:
         self._next = {}

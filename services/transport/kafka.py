@@ -10,11 +10,14 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import FencedInstanceIdError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from services.contracts.topics import PARTITIONS
-from services.transport.base import Message, PublishFailed, StartAt
+from services.transport.base import Fenced, Message, PublishFailed, StartAt
+
+# After a broker restart, clients reconnect within a second instead of backing off for up to 30 s.
+RECONNECT = {"reconnect_backoff_ms": 100, "reconnect_backoff_max_ms": 1000, "retry_backoff_ms": 100}
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,8 @@ class KafkaTransport:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=2,
+                request_timeout_ms=10000,
+                **RECONNECT,
             )
         )
 
@@ -51,9 +56,11 @@ class KafkaTransport:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=500,
+            **RECONNECT,
         )
-        consumer.subscribe(list(topics), listener=_ResumeFromTracking(consumer, start_at))
-        return KafkaSubscription(consumer)
+        listener = _ResumeFromTracking(consumer, start_at)
+        consumer.subscribe(list(topics), listener=listener)
+        return KafkaSubscription(consumer, listener)
 
     def ensure_topics(self, topics: Sequence[str]) -> None:
         """Create missing topics with the system's partition count; existing ones are left alone."""
@@ -99,12 +106,16 @@ class KafkaPublisher:
 
 
 class KafkaSubscription:
-    def __init__(self, consumer: KafkaConsumer):
+    def __init__(self, consumer: KafkaConsumer, listener: _ResumeFromTracking):
         self._consumer = consumer
+        self._listener = listener
         self._seen: dict[TopicPartition, int] = {}
 
     def poll(self, timeout: float) -> list[Message]:
-        batches = self._consumer.poll(timeout_ms=int(timeout * 1000))
+        try:
+            batches = self._consumer.poll(timeout_ms=int(timeout * 1000))
+        except FencedInstanceIdError as exc:
+            raise Fenced(str(exc)) from exc
         messages = []
         for tp, records in batches.items():
             for r in records:
@@ -132,8 +143,24 @@ class KafkaSubscription:
         if offsets:
             try:
                 self._consumer.commit(offsets=offsets)
+            except FencedInstanceIdError as exc:
+                raise Fenced(str(exc)) from exc
             except KafkaError as exc:  # only an operator's view of progress; tracking is the truth
                 log.warning("offset commit failed: %s", exc)
+
+    def assigned(self) -> set[tuple[str, int]] | None:
+        if not self._listener.joined:
+            return None
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def pause(self, topic: str, partition: int) -> None:
+        self._consumer.pause(TopicPartition(topic, partition))
+
+    def resume(self, topic: str, partition: int, offset: int) -> None:
+        tp = TopicPartition(topic, partition)
+        if tp in self._consumer.assignment():
+            self._consumer.seek(tp, offset)
+            self._consumer.resume(tp)
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
@@ -145,11 +172,13 @@ class _ResumeFromTracking(ConsumerRebalanceListener):
     def __init__(self, consumer: KafkaConsumer, start_at: StartAt):
         self._consumer = consumer
         self._start_at = start_at
+        self.joined = False  # the group has assigned this member its partitions (perhaps none) at least once
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         """Nothing to hand over: positions are recorded with each effect, not on revocation."""
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        self.joined = True
         for tp in assigned:
             done = self._start_at(tp.topic, tp.partition)
             if done is None:

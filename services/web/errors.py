@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from marshmallow import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -13,6 +14,8 @@ from werkzeug.wrappers import Response
 from services.web.auth import Forbidden, Unauthenticated
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5  # what a 503 asks the client to wait before it tries again
 
 
 class BadRequest(Exception):
@@ -53,6 +56,10 @@ COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {
     Unauthenticated: (401, "unauthenticated"),
     Forbidden: (403, "forbidden"),
     NotFound: (404, "not_found"),
+    # The store did not answer in time (connect, statement or pool limits) or is down: nothing was
+    # committed, and the client may retry after Retry-After seconds.
+    OperationalError: (503, "unavailable"),
+    InterfaceError: (503, "unavailable"),
     Conflict: (409, "conflict"),
 }
 
@@ -70,7 +77,10 @@ def error_response(exc: Exception, errors: dict[type[Exception], tuple[int, str]
             details = getattr(exc, "details", None)
             if details:
                 body.update(details)
-            return json_response(status, body)
+            response = json_response(status, body)
+            if status == 503:
+                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
     log.exception("unhandled error", exc_info=exc)
     return json_response(500, {"error": "internal", "message": "internal error", "fields": {}})
 

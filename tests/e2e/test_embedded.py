@@ -4,6 +4,7 @@ import signal
 import time
 
 import pytest
+import requests
 
 from tests.e2e.flows import FILED_HISTORY, file_case, history
 from tests.factories import application_body, id_number
@@ -48,17 +49,23 @@ def test_the_system_stops_within_seconds_of_sigterm(system):
     assert time.monotonic() - started < 5
 
 
-def test_a_service_whose_broker_is_unreachable_ends_the_process(tmp_path):
-    """Under a supervisor (Kubernetes, systemd) a dead service must exit so it is restarted."""
+def test_a_service_whose_broker_is_unreachable_stays_alive_and_says_it_is_not_ready(tmp_path):
+    """An unreachable broker is an outage to wait out, not a crash: /health answers, /ready says why."""
     from tests.harness.postgres import free_port
 
     system = ProcessSystem(environment(tmp_path, transport=f"kafka://127.0.0.1:{free_port()}"))
-    proc = system._spawn("audit", ["audit"], {"RELIEF_LOG_LEVEL": "ERROR"})
+    system.start("audit", extra={"RELIEF_LOG_LEVEL": "ERROR"})
     try:
-        assert proc.wait(120) == 1
+        time.sleep(2)
+        assert requests.get(system.url("audit") + "/health", timeout=2).status_code == 200
+        ready = requests.get(system.url("audit") + "/ready", timeout=5)
+        assert ready.status_code == 503
+        checks = ready.json()["checks"]
+        assert checks["transport"]["ok"] is False and "accepts connections" in checks["transport"]["detail"]
+        assert checks["consumer:on_events"]["ok"] is False
+        assert checks["store"]["ok"] is True
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        system.stop()
 
 
 def test_no_id_number_or_phone_reaches_the_logs_or_metrics(system):

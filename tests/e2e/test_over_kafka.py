@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import time
 
 import pytest
 import requests
@@ -31,20 +32,39 @@ def test_a_case_filed_through_the_api_appears_in_order_in_the_audit_history(syst
     assert all(e["service"] == "intake" for e in events)
     opened = events[0]["payload"]["worker"]
     assert "id_number" not in opened and opened["id_number_masked"].count("*") == 10
-    lags = [line for line in system.client("audit", role=None).get("/metrics").text.splitlines()
-            if line.startswith("relief_consumer_lag_messages{") and INTAKE_TOPIC in line]
+    deadline = time.monotonic() + 5  # the lag is exported once the batch is committed
+    while True:
+        lags = [line for line in system.client("audit", role=None).get("/metrics").text.splitlines()
+                if line.startswith("relief_consumer_lag_messages{") and INTAKE_TOPIC in line]
+        if (lags and all(line.endswith(" 0.0") for line in lags)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert lags and all(line.endswith(" 0.0") for line in lags)  # caught up, per partition it reads
 
 
 def test_a_consumer_killed_before_recording_resumes_with_each_effect_once(system):
     system.start("intake")
     case_ids = [file_case(system) for _ in range(3)]  # 18 events waiting in Kafka
-    system.start("audit", extra={"RELIEF_FAILPOINTS": "consumer.before_record=8"})
-    assert system.wait_exit("audit") == -9  # SIGKILLed at the 8th message, before recording it
+    system.start("audit", extra={"RELIEF_FAILPOINTS": "consumer.before_apply=8"})
+    assert system.wait_exit("audit") == -9  # SIGKILLed at the 8th message of its batch, nothing committed
     system.start("audit")
     for case_id in case_ids:
         events = history(system, case_id, len(FILED_HISTORY))
         assert [e["type"] for e in events] == FILED_HISTORY
+        assert len({e["event_id"] for e in events}) == len(events)
+
+
+@pytest.mark.parametrize("point", ["consumer.before_record", "consumer.after_record"])
+def test_a_consumer_killed_around_committing_its_batch_applies_each_effect_once(system, point):
+    system.start("intake")
+    case_ids = [file_case(system) for _ in range(3)]
+    system.start("audit", extra={"RELIEF_FAILPOINTS": f"{point}=1"})
+    assert system.wait_exit("audit") == -9  # before or after the batch's one transaction
+    system.start("audit")
+    for case_id in case_ids:
+        events = history(system, case_id, len(FILED_HISTORY))
+        assert [e["type"] for e in events] == FILED_HISTORY
+        assert [e["seq"] for e in events] == list(range(1, len(FILED_HISTORY) + 1))
         assert len({e["event_id"] for e in events}) == len(events)
 
 

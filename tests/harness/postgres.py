@@ -59,7 +59,11 @@ def free_port() -> int:
 class PostgresCluster:
     """Start a private PostgreSQL cluster and remove every trace of it on stop."""
 
-    def __init__(self, user: str = "relief", password: str = "relief", dbname: str = "relief"):
+    def __init__(
+        self, user: str = "relief", password: str = "relief", dbname: str = "relief", durable: bool = False
+    ):
+        """`durable`: commit to disk as production does, for tests that crash the server and count what survived."""
+        self.durable = durable
         self.host = "127.0.0.1"
         self.port: int | None = None
         self.user = user
@@ -164,6 +168,8 @@ class PostgresCluster:
         )
         pwfile.unlink()
         settings = {**SERVER_SETTINGS, "unix_socket_directories": f"'{self.tmpdir}'"}
+        if self.durable:
+            settings.update({"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"})
         with open(self.datadir / "postgresql.conf", "a") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
 
