@@ -65,6 +65,22 @@ def test_a_chunked_body_over_the_limit_is_read_no_further_than_the_limit(system,
     connection.close()
 
 
+def test_a_body_arriving_slowly_does_not_hold_up_other_requests(system, staff):
+    address = urlsplit(system.url("intake"))
+    slow = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    slow.putrequest("POST", "/cases")
+    slow.putheader("Authorization", staff.session.headers["Authorization"])
+    slow.putheader("Content-Type", "application/json")
+    slow.putheader("Content-Length", "1000")
+    slow.endheaders()
+    slow.send(b'{"federation": ')  # and the rest is late
+    started = time.perf_counter()
+    assert staff.get("/cases").status_code == 200
+    assert requests.get(system.url("intake") + "/health", timeout=5).status_code == 200
+    assert time.perf_counter() - started < 2
+    slow.close()
+
+
 def test_a_small_chunked_body_is_read(system, staff):
     def chunks():
         yield json.dumps(application_body()).encode()

@@ -23,9 +23,11 @@ from schemathesis.specs.openapi.checks import (
 
 from services.catalog import SERVICES
 from services.config import DEV_JWT_SECRET
+from services.intake.import_rows import CSV
 from services.web.auth import issue_token
 from services.web.openapi import api_routes, openapi_path
 from tests.factories import WORKFLOW, application_body
+from tests.import_files import import_rows, to_csv
 
 EXAMPLES = 30  # per operation and generation mode: the whole module runs within a few minutes
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -56,13 +58,16 @@ def real_ids(system):
     return ids
 
 
-def valid_bodies(method, path):
+def valid_requests(method, path):
     """Bodies known to pass validation, so that some requests reach the command and its answer is checked."""
     if method != "POST":
         return []
     if path == "/cases":
-        return [application_body() for _ in range(3)]
-    return [body for name, body in WORKFLOW if path == f"/cases/{{case_id}}/{name}"]
+        return [{"body": application_body()} for _ in range(3)]
+    if path == "/imports":
+        return [{"body": to_csv(import_rows(3, bad=0, duplicates=0, seed=seed)[0]), "media_type": CSV}
+                for seed in (1, 2)]
+    return [{"body": body} for name, body in WORKFLOW if path == f"/cases/{{case_id}}/{name}"]
 
 
 def tokens():
@@ -78,10 +83,10 @@ def test_no_request_gets_a_server_error_or_an_undocumented_answer(system, served
                   for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)]
     if "{case_id}" in path:
         strategies += [operation.as_strategy(path_parameters={"case_id": case_id}) for case_id in real_ids]
-        strategies += [operation.as_strategy(path_parameters={"case_id": case_id}, body=body)
-                       for case_id in real_ids for body in valid_bodies(method, path)]
+        strategies += [operation.as_strategy(path_parameters={"case_id": case_id}, **request)
+                       for case_id in real_ids for request in valid_requests(method, path)]
     else:
-        strategies += [operation.as_strategy(body=body) for body in valid_bodies(method, path)]
+        strategies += [operation.as_strategy(**request) for request in valid_requests(method, path)]
     base_url = system.url(service)
     session = requests.Session()
     sent: list[int] = []
