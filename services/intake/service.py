@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request
 
 from services.intake.application import CaseNotFound, Cases, ConcurrentChange, DuplicatePerson
 from services.intake.domain import IllegalTransition, InvalidValue, SeparationOfDuties
-from services.intake.import_rows import ImportFileError, count_rows
+from services.intake.import_rows import CSV, XLSX, ImportFileError, count_rows
 from services.intake.import_runner import ImportRunner
 from services.intake.imports import ImportJob, file_digest
 from services.intake.outbound import case_event
@@ -67,6 +67,7 @@ DECIDERS = ("caseworker", "approver")
 APPROVERS = ("approver",)
 READERS = ("caseworker", "approver", "cadre", "auditor", "admin")
 STATS = Stats()
+IMPORT_MAX_BYTES = 20 * 1024 * 1024  # an import file; JSON bodies keep the container's MAX_BODY_BYTES
 
 Reply = tuple[int, Any]
 
@@ -237,7 +238,10 @@ class IntakeService(Operations):
 
     # Bulk import of files from a previous system.
 
-    @route("POST", "/imports", roles=STAFF, response=ImportView,
+    @route("POST", "/imports", roles=STAFF, response=ImportView, media_types=(CSV, XLSX), max_body=IMPORT_MAX_BYTES,
+           responses={202: "started: follow it at GET /imports/{import_id}",
+                      200: "the same file again: its job, and nothing is filed twice",
+                      400: "not a readable CSV (UTF-8) or XLSX file, or columns missing"},
            summary="Import existing files (CSV UTF-8 with or without BOM, or XLSX); 202 with a job to follow")
     def start_import(self, request: Request, principal: Principal) -> Reply:
         data = request.get_data()
