@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
-# The whole value must match: `\Z`, not `$`, which would let a trailing newline through (`gs.by\n`).
-FEDERATION_CODE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*\Z")
+# Lower-case ASCII parts joined by dots, as a bare pattern (for documents such as OpenAPI) and compiled to
+# match the whole value: `\Z`, not `$`, which would let a trailing newline through (`gs.by\n`).
+FEDERATION_PATTERN = r"[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*"
+FEDERATION_CODE = re.compile(rf"^{FEDERATION_PATTERN}\Z")
 
 
 def is_federation_code(value: str) -> bool:
