@@ -33,9 +33,12 @@ def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[st
         "JWT_SECRET": env.get("RELIEF_JWT_SECRET", DEV_JWT_SECRET),
         "PERSON_KEY": env.get("RELIEF_PERSON_KEY", DEV_PERSON_KEY),
         "CIPHER_KEY": env.get(f"RELIEF_{upper}_CIPHER_KEY", env.get("RELIEF_CIPHER_KEY", DEV_CIPHER_KEY)),
-        # Kafka static member id: unique per process unless the supervisor names the replica (a pod name),
-        # so two processes on one host never fence each other.
-        "INSTANCE_ID": env.get(f"RELIEF_{upper}_INSTANCE", f"{service}-{socket.gethostname()}-{os.getpid()}"),
+        # Kafka static member id, only when the supervisor names the replica stably (a StatefulSet pod name):
+        # a restarted replica then gets its partitions back at once. Unset, members are dynamic: a process
+        # that dies is replaced after the session timeout, and two processes can never fence each other.
+        "INSTANCE_ID": env.get(f"RELIEF_{upper}_INSTANCE") or None,
+        # Who holds the outbox relay's lease: the named replica, else unique per process.
+        "REPLICA_ID": env.get(f"RELIEF_{upper}_INSTANCE") or f"{service}-{socket.gethostname()}-{os.getpid()}",
         "MAX_BODY_BYTES": int(env.get("RELIEF_MAX_BODY_BYTES", str(MAX_BODY_BYTES))),
         "COMMIT": env.get("RELIEF_COMMIT", "unknown"),
         "max_workers": int(env.get("RELIEF_MAX_WORKERS", "50")),

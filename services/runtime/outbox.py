@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
@@ -23,6 +24,10 @@ from services.transport import Publisher
 log = logging.getLogger(__name__)
 
 OUTBOX_POSITION = "outbox"
+POSITION_HEADER = "outbox-position"  # the stored event's notification id, on every message published
+# Which store that id counts in: the id of the store's first stored event (another store, or the same
+# service re-created on an empty store, counts from 1 again).
+ORIGIN_HEADER = "outbox-origin"
 FLUSH_SECONDS = 5.0  # well inside the relay's lease, so a slow broker never lets two relays publish at once
 
 # Turn one stored event into its integration event, or None if it is internal to the service.
@@ -39,11 +44,21 @@ class UnmappableEvent(Exception):
 
 class OutboxRelay:
     def __init__(
-        self, app: IndexedApplication, publisher: Publisher, outbound: Outbound, service: str, batch: int = 200
+        self,
+        app: IndexedApplication,
+        publisher: Publisher,
+        outbound: Outbound,
+        service: str,
+        batch: int = 200,
+        published: dict[int, int] | None = None,
     ):
+        """`published`: per partition, the newest notification id already on the topic (read when this
+        relay took over), so a batch its predecessor sent but could not mark is not sent twice."""
         self.app, self.publisher, self.outbound = app, publisher, outbound
         self.service, self.batch = service, batch
         self.topic = topic_for(service)
+        self.published = dict(published or {})
+        self._origin: str | None = None
 
     def publish_pending(self) -> int:
         """Publish the next batch of stored events; return how many stored events it covered."""
@@ -62,8 +77,9 @@ class OutboxRelay:
                 envelope = self.outbound(self.app, notification, now)
             except Exception as exc:
                 raise UnmappableEvent(notification.id, exc) from exc
-            if envelope is not None:
-                headers = {"event-type": envelope.type, "event-id": envelope.event_id}
+            if envelope is not None and not self._already_sent(notification.id, envelope.case_id):
+                headers = {"event-type": envelope.type, "event-id": envelope.event_id,
+                           POSITION_HEADER: str(notification.id), ORIGIN_HEADER: self.origin}
                 self.publisher.publish(self.topic, envelope.case_id, encode(envelope), headers)
                 sent += 1
         self.publisher.flush(FLUSH_SECONDS)
@@ -74,8 +90,36 @@ class OutboxRelay:
             # Another relay of this service got there first: its consumers see duplicates, not gaps.
             log.warning("outbox position %s already passed by another relay", notifications[-1].id)
         EVENTS_PUBLISHED.labels(self.service, self.topic).inc(sent)
+        if self.published and notifications[-1].id >= max(self.published.values()):
+            self.published = {}  # past everything the predecessor sent
         outbox_backlog(self.app, self.service)
         return len(notifications)
+
+    @property
+    def origin(self) -> str:
+        if self._origin is None:
+            self._origin = store_origin(self.app)
+        return self._origin
+
+    def _already_sent(self, notification_id: int, key: str) -> bool:
+        if not self.published:
+            return False
+        return notification_id <= self.published.get(self.publisher.partition_for(self.topic, key), 0)
+
+
+def published_positions(transport: Any, topic: str, origin: str) -> dict[int, int]:
+    """Per partition, the notification id of the newest message a relay of the store `origin` published."""
+    found = {}
+    for partition, headers in transport.last_headers(topic).items():
+        if headers.get(ORIGIN_HEADER) == origin and headers.get(POSITION_HEADER, "").isdigit():
+            found[partition] = int(headers[POSITION_HEADER])
+    return found
+
+
+def store_origin(app: IndexedApplication) -> str:
+    """The id of the store's first stored event: what the notification ids of this store count from."""
+    first = app.process_recorder.select_notifications(start=None, limit=1)
+    return f"{first[0].originator_id}:{first[0].originator_version}" if first else ""
 
 
 def outbox_backlog(app: IndexedApplication, service: str) -> int:

@@ -19,7 +19,14 @@ from services.contracts import topic_for
 from services.eventstore import IndexedApplication, store_env
 from services.metrics import OUTBOX_STALLED, RELAY_FAILURES, RELAY_LEADER
 from services.runtime.batch import Batch
-from services.runtime.outbox import Outbound, OutboxRelay, UnmappableEvent, outbox_backlog
+from services.runtime.outbox import (
+    Outbound,
+    OutboxRelay,
+    UnmappableEvent,
+    outbox_backlog,
+    published_positions,
+    store_origin,
+)
 from services.runtime.readiness import store_answers, transport_reachable
 from services.transport import PublishFailed, transport_for
 
@@ -114,15 +121,26 @@ class EventStore(DependencyProvider):
         while not self._stopping:
             self._wakeup.clear()
             if not self._hold_lease(service):
+                if relay is not None:  # lost the lease: whoever holds it now publishes
+                    relay.publisher.close()
+                    relay = None
                 self._wakeup.wait(STANDBY_POLL_SECONDS)
                 continue
             try:
                 if relay is None:
-                    transport.ensure_topics([topic_for(service)])
-                    relay = OutboxRelay(self.app, transport.publisher(), self.outbound, service)
+                    topic = topic_for(service)
+                    transport.ensure_topics([topic])
+                    origin = store_origin(self.app)
+                    published = published_positions(transport, topic, origin) if origin else {}
+                    relay = OutboxRelay(self.app, transport.publisher(), self.outbound, service, published=published)
                 covered = relay.publish_pending()
             except Exception as exc:
                 self._relay_failed(service, exc, backoff)
+                if relay is not None and not isinstance(exc, UnmappableEvent):
+                    # Start again from what the topic holds: messages the failed flush left queued in the
+                    # producer may still have gone out, and must not go out twice.
+                    relay.publisher.close()
+                    relay = None
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
@@ -160,7 +178,7 @@ class EventStore(DependencyProvider):
         now = time.monotonic()
         if self._leader and now - self._renewed < RENEW_SECONDS:
             return True
-        instance = str(self.container.config.get("INSTANCE_ID") or service)
+        instance = self._replica()
         try:
             held = self.app.acquire_lease(f"outbox:{service}", instance, LEASE_SECONDS)
         except Exception as exc:
@@ -178,11 +196,15 @@ class EventStore(DependencyProvider):
         RELAY_LEADER.labels(service).set(1 if held else 0)
         return held
 
+    def _replica(self) -> str:
+        config = self.container.config
+        return str(config.get("REPLICA_ID") or f"{self.container.service_name}-{id(self)}")
+
     def _release_lease(self) -> None:
         assert self.app is not None
         service = self.container.service_name
         try:
-            self.app.release_lease(f"outbox:{service}", str(self.container.config.get("INSTANCE_ID") or service))
+            self.app.release_lease(f"outbox:{service}", self._replica())
         except Exception as exc:
             log.warning("could not release the relay lease of %s: %s", service, exc)
         self._leader = False

@@ -42,6 +42,9 @@ class Publisher(Protocol):
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every queued message is acknowledged, or raise PublishFailed."""
 
+    def partition_for(self, topic: str, key: str) -> int:
+        """The partition a message with this key goes to (the same for every publisher of the topic)."""
+
     def close(self) -> None: ...
 
 
@@ -79,5 +82,8 @@ class Transport(Protocol):
         """
 
     def ensure_topics(self, topics: Sequence[str]) -> None: ...
+
+    def last_headers(self, topic: str) -> dict[int, dict[str, str]]:
+        """The headers of the newest message of each partition of the topic that has one."""
 
     def close(self) -> None: ...

@@ -39,6 +39,13 @@ class EmbeddedTransport:
     def ensure_topics(self, topics: Sequence[str]) -> None:
         """Topics need no creation here: a topic exists once something is appended to it."""
 
+    def last_headers(self, topic: str) -> dict[int, dict[str, str]]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT headers FROM log WHERE topic = ? ORDER BY offset DESC LIMIT 1", (topic,)
+            ).fetchone()
+        return {PARTITION: json.loads(row[0])} if row else {}
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -99,6 +106,9 @@ class EmbeddedPublisher:
 
     def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
         self._pending.append((topic, key, value, headers or {}))
+
+    def partition_for(self, topic: str, key: str) -> int:
+        return PARTITION
 
     def flush(self, timeout: float = 30.0) -> None:
         pending, self._pending = self._pending, []

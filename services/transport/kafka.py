@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import FencedInstanceIdError, KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata
 
 from services.contracts.topics import PARTITIONS
@@ -56,6 +58,9 @@ class KafkaTransport:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=500,
+            # Also the rebalance timeout: how long a rebalance waits for a member that died mid-join
+            # (Kafka's 300 s default would stop the group for five minutes). The consumer polls every 0.5 s.
+            max_poll_interval_ms=15000,
             **RECONNECT,
         )
         listener = _ResumeFromTracking(consumer, start_at)
@@ -78,6 +83,33 @@ class KafkaTransport:
         finally:
             admin.close()
 
+    def last_headers(self, topic: str, timeout: float = 10.0) -> dict[int, dict[str, str]]:
+        """Read the newest message of each partition (once, when a relay takes over publishing)."""
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id=self.client_id,
+                                 enable_auto_commit=False, **RECONNECT)
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            if not partitions:
+                return {}
+            consumer.assign(partitions)
+            ends = consumer.end_offsets(partitions)
+            waiting = {tp: ends[tp] - 1 for tp in partitions if ends.get(tp)}
+            for tp, last in waiting.items():
+                consumer.seek(tp, last)
+            found: dict[int, dict[str, str]] = {}
+            deadline = time.monotonic() + timeout
+            while waiting and time.monotonic() < deadline:
+                for tp, records in consumer.poll(timeout_ms=500).items():
+                    for record in records:
+                        if record.offset == waiting.get(tp):
+                            found[tp.partition] = {k: (v or b"").decode(errors="replace") for k, v in record.headers}
+                            del waiting[tp]
+            if waiting:
+                raise PublishFailed(f"could not read the newest message of {len(waiting)} partition(s) of {topic}")
+            return found
+        finally:
+            consumer.close(autocommit=False)
+
     def close(self) -> None:
         """Clients are owned by the publishers and subscriptions handed out."""
 
@@ -89,7 +121,18 @@ class KafkaPublisher:
 
     def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
         encoded = [(k, v.encode()) for k, v in (headers or {}).items()]
-        self._futures.append(self._producer.send(topic, value=value, key=key.encode(), headers=encoded))
+        future = self._producer.send(
+            topic, value=value, key=key.encode(), headers=encoded, partition=self.partition_for(topic, key)
+        )
+        self._futures.append(future)
+
+    def partition_for(self, topic: str, key: str) -> int:
+        """Kafka's default choice (murmur2 of the key over the sorted partitions), made here so it is known."""
+        try:
+            partitions = sorted(self._producer.partitions_for(topic))  # the producer's cached metadata
+        except KafkaError as exc:
+            raise PublishFailed(f"no metadata for {topic}: {exc}") from exc
+        return partitions[(murmur2(key.encode()) & 0x7FFFFFFF) % len(partitions)]
 
     def flush(self, timeout: float = 30.0) -> None:
         futures, self._futures = self._futures, []
@@ -179,9 +222,12 @@ class _ResumeFromTracking(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.joined = True
+        resumed = []
         for tp in assigned:
             done = self._start_at(tp.topic, tp.partition)
             if done is None:
                 self._consumer.seek_to_beginning(tp)
             else:
                 self._consumer.seek(tp, done + 1)
+            resumed.append(f"{tp.topic}:{tp.partition}@{'start' if done is None else done + 1}")
+        log.info("assigned %s", ", ".join(sorted(resumed)) or "no partitions")

@@ -80,20 +80,24 @@ def test_a_producer_killed_before_sending_sends_on_restart(system):
     assert [e["type"] for e in history(system, case["case_id"], 1)] == ["CaseOpened"]
 
 
-def test_a_producer_killed_after_sending_but_before_marking_is_deduplicated(system):
+def test_a_producer_killed_after_sending_but_before_marking_sends_nothing_twice(system, kafka):
     system.start("audit")
     system.start("intake", extra={"RELIEF_FAILPOINTS": "outbox.after_flush=1"})
     staff = system.client("intake", "caseworker", "gs.by", "li")
     with contextlib.suppress(requests.ConnectionError):
         staff.post("/cases", application_body())
     assert system.wait_exit("intake") == -9
-    system.start("intake")  # resends the batch it could not mark as sent
+    system.start("intake")  # reads what the topic already holds of its store, and goes on after it
     [case] = staff.get("/cases").json()["cases"]
     for step_body in (("withdrawal", {"reason": "搬离本市"}),):
         assert staff.post(f"/cases/{case['case_id']}/{step_body[0]}", step_body[1]).status_code == 201
     events = history(system, case["case_id"], 2)
     assert [e["type"] for e in events] == ["CaseOpened", "CaseWithdrawn"]
-    assert metric(system, "audit", "relief_events_duplicate_total") >= 1
+    consumer = KafkaConsumer(INTAKE_TOPIC, bootstrap_servers=kafka, auto_offset_reset="earliest",
+                             consumer_timeout_ms=5000)
+    sent = [dict(r.headers)["event-id"] for r in consumer if r.key == case["case_id"].encode()]
+    consumer.close()
+    assert len(sent) == 2 and len(set(sent)) == 2  # each event on the topic once, the resend avoided
 
 
 def test_a_malformed_message_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(system, kafka):

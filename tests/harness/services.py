@@ -38,7 +38,7 @@ class Client:
 
 def environment(data_dir: Path, transport: str | None = None, stores: dict[str, str] | None = None) -> dict[str, str]:
     """The RELIEF_* variables for a system whose data lives in data_dir, on free ports."""
-    env = {"RELIEF_DATA_DIR": str(data_dir), "RELIEF_LOG_LEVEL": "WARNING"}
+    env = {"RELIEF_DATA_DIR": str(data_dir), "RELIEF_LOG_LEVEL": os.environ.get("RELIEF_TEST_LOG_LEVEL", "WARNING")}
     for name in names():
         env[f"RELIEF_{name.upper()}_ADDRESS"] = f"127.0.0.1:{free_port()}"
     if transport:

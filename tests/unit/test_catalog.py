@@ -43,9 +43,9 @@ def test_every_published_event_type_belongs_to_a_producing_service():
     assert set(EnvelopeSchema().fields["service"].validate.choices) == producers
 
 
-def test_the_default_instance_id_is_unique_per_process():
+def test_a_replica_is_a_static_group_member_only_when_its_supervisor_names_it():
     config = service_config("audit", {})
-
-
-    assert config["INSTANCE_ID"].endswith(f"-{os.getpid()}")
-    assert service_config("audit", {"RELIEF_AUDIT_INSTANCE": "audit-0"})["INSTANCE_ID"] == "audit-0"
+    assert config["INSTANCE_ID"] is None  # dynamic membership: two processes can never fence each other
+    assert config["REPLICA_ID"].endswith(f"-{os.getpid()}")  # the relay lease's holder, unique per process
+    named = service_config("audit", {"RELIEF_AUDIT_INSTANCE": "audit-0"})
+    assert named["INSTANCE_ID"] == named["REPLICA_ID"] == "audit-0"
