@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -28,6 +29,9 @@ COLUMN_OF = {
     ("household", "members"): "members",
 }
 
+
+# An age as a cell writes it: ASCII digits only, as the API's integers (str.isdigit() takes "４１" too).
+AGE = re.compile(r"[0-9]{1,12}")
 
 # One instance for every row: building a schema deep-copies its fields and nested schemas.
 ROW_SCHEMA = OpenCaseRequest()
@@ -124,8 +128,8 @@ def _members(value: str) -> list[dict[str, Any]]:
     for entry in filter(None, (e.strip() for e in value.split(";"))):
         parts = [p.strip() for p in entry.split("|")]
         member: dict[str, Any] = {k: v for k, v in zip(MEMBER_PARTS, parts, strict=False) if v}
-        if str(member.get("age", "")).isdigit():
-            member["age"] = int(member["age"])
+        if AGE.fullmatch(member.get("age", "")):
+            member["age"] = int(member["age"])  # anything else stays text, which the schema refuses
         members.append(member)
     return members
 
