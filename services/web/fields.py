@@ -25,7 +25,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from services.contracts.federation import FEDERATION_CODE
+from services.contracts.federation import FEDERATION_PATTERN
 
 LINE_CONTROLS = r"\x00-\x1f\x7f-\x9f"  # every character of Unicode category Cc
 TEXT_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # Cc but tab, line feed, carriage return
@@ -36,7 +36,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 MONEY_MAX = Decimal("99999999.99")
 MONEY_PATTERN = r"(0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?"
 POSITIVE_MONEY_PATTERN = r"[1-9][0-9]{0,7}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9])"
-FEDERATION_PATTERN = FEDERATION_CODE.pattern.removeprefix("^").removesuffix("\\Z")
 DAY_PATTERN = r"(19[0-9]{2}|2[01][0-9]{2})-[0-9]{2}-[0-9]{2}"
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 
