@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import time
 import tomllib
@@ -119,13 +120,19 @@ class Api(HttpRequestHandler):
         responses: Responses | None = None,
         **kwargs: Any,
     ):
-        super().__init__(method, url, **kwargs)
+        self.errors = {**COMMON_ERRORS, **(errors or {})}
+        # A mapped error (404, 409, ...) is the caller's, not the service's: nameko logs it as expected
+        # (a WARNING, its traceback dropped by QuietExpected) instead of an ERROR with a traceback.
+        super().__init__(method, url, expected_exceptions=client_errors(self.errors), **kwargs)
         self.roles, self.body, self.query, self.response = roles, body, query, response
         self.summary, self.public = summary, public
         self.max_body, self.media_types, self.responses = max_body, media_types, dict(responses or {})
         self._body_schema = body() if body is not None else None
         self._query_schema = query() if query is not None else None
-        self.errors = {**COMMON_ERRORS, **(errors or {})}
+
+    def setup(self) -> None:
+        super().setup()
+        logging.getLogger("nameko.containers").addFilter(QUIET_EXPECTED)  # once: a filter is added only once
 
     @property
     def body_limit(self) -> int | None:
@@ -176,6 +183,30 @@ class Api(HttpRequestHandler):
             # What is left of the body is not worth reading: end the connection once answered.
             response.headers["Connection"] = "close"
         return response
+
+
+def client_errors(errors: ErrorTable) -> tuple[type[Exception], ...]:
+    """The exception classes an error table maps to a status below 500."""
+    return tuple(kind for kind, (status, _) in errors.items() if status < 500)
+
+
+class QuietExpected(logging.Filter):
+    """Drop the traceback nameko logs with an `Api` handler's expected error: "(expected) error handling
+    worker <...>: case x not found" says all there is to a 404 or a 409. Any other record passes as it is,
+    so an unmapped error (a 500) keeps its ERROR and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        entrypoint = getattr(args[0], "entrypoint", None) if args else None
+        expected = isinstance(entrypoint, Api) and isinstance(
+            record.exc_info[1] if record.exc_info else None, entrypoint.expected_exceptions
+        )
+        if expected and record.levelno < logging.ERROR:
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+QUIET_EXPECTED = QuietExpected()
 
 
 def read_body(request: Request, limit: int | None, *, read: bool) -> bytes:
