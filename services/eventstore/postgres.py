@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import ProcessRecorder, StoredEvent
@@ -16,8 +17,11 @@ from eventsourcing.postgres import (
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from services.eventstore.index import Dialect, IndexOp
+from services.eventstore.index import Dialect, IndexOp, Table
+from services.eventstore.migrations import Migration
 from services.eventstore.rows import IndexRows, apply_ops
+
+SCHEMA_LOCK = 0x72656C6965660001  # an advisory lock key of this system's own ("relief" and 1)
 
 
 def _once(method: Any) -> Any:
@@ -32,6 +36,26 @@ class PostgresIndexedRecorder(IndexRows, PostgresProcessRecorder):
 
     dialect = Dialect("%({})s", arrays=True)
     migration_lock = "LOCK TABLE relief_schema IN EXCLUSIVE MODE"
+
+    def create_table(self) -> None:
+        with self._schema_lock():
+            super().create_table()
+
+    def install(self, component: str, tables: Sequence[Table], migrations: Sequence[Migration]) -> None:
+        with self._schema_lock():
+            super().install(component, tables, migrations)
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        """Serialise replicas creating or migrating one store at once: concurrent CREATE TABLE IF NOT EXISTS
+        statements of the same table collide in PostgreSQL's catalog (a unique violation on pg_type)."""
+        with self.datastore.get_connection() as connection:
+            connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+            try:
+                yield
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+                connection.commit()
 
     insert_events = _once(PostgresApplicationRecorder.insert_events)
     select_events = _once(PostgresAggregateRecorder.select_events)

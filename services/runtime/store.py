@@ -38,7 +38,7 @@ LINGER_SECONDS = 0.02
 LEASE_SECONDS = 10.0  # a relay that has not renewed its lease for this long is presumed dead
 RENEW_SECONDS = 2.0  # the active relay renews this often (and before any batch after that)
 STANDBY_POLL_SECONDS = 1.0  # a standby asks for the lease this often
-MAX_BACKOFF_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 2.0  # a relay retries at least this often, so it publishes within seconds of a recovery
 LEASE_PROBLEM = "store: cannot renew the relay's lease: "
 
 

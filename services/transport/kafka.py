@@ -39,6 +39,7 @@ class KafkaTransport:
                 enable_idempotence=True,
                 linger_ms=2,
                 request_timeout_ms=10000,
+                max_block_ms=5000,  # send() and metadata waits on a broker that is down end within 5 s
                 **RECONNECT,
             )
         )
@@ -69,7 +70,8 @@ class KafkaTransport:
 
     def ensure_topics(self, topics: Sequence[str]) -> None:
         """Create missing topics with the system's partition count; existing ones are left alone."""
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id,
+                                 request_timeout_ms=5000, **RECONNECT)
         try:
             existing = set(admin.list_topics())
             missing = [
@@ -86,7 +88,7 @@ class KafkaTransport:
     def last_headers(self, topic: str, timeout: float = 10.0) -> dict[int, dict[str, str]]:
         """Read the newest message of each partition (once, when a relay takes over publishing)."""
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id=self.client_id,
-                                 enable_auto_commit=False, **RECONNECT)
+                                 enable_auto_commit=False, request_timeout_ms=5000, **RECONNECT)
         try:
             partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
             if not partitions:
@@ -145,7 +147,12 @@ class KafkaPublisher:
             raise PublishFailed(f"{len(failed)} of {len(futures)} not acknowledged: {failed[0]}")
 
     def close(self) -> None:
-        self._producer.close(timeout=5)
+        """Close the producer; messages still queued (the broker is down) are dropped, never raised about:
+        the outbox resends whatever it has not marked as sent."""
+        try:
+            self._producer.close(timeout=2)
+        except KafkaError as exc:
+            log.warning("producer closed with messages unsent: %s", exc)
 
 
 class KafkaSubscription:

@@ -110,13 +110,28 @@ class KafkaBroker:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def halt(self) -> None:
+        """Kill the broker as a crash would, keeping its data and ports (resume() starts it again)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def resume(self) -> None:
+        """Start the halted broker again on the same ports and data; return once a client gets answers."""
+        assert self.tmpdir is not None and self.proc is None
+        self._run(fetch_libs())
+        if not self._wait_ready():
+            self._fail("Kafka broker could not take its ports back")
+
     def _launch(self, libs: Path) -> None:
         broker_port, controller_port = free_ports(2)
         self.bootstrap = f"127.0.0.1:{broker_port}"
         config = self.tmpdir / "server.properties"
         config.write_text(self._properties(broker_port, controller_port))
         shutil.rmtree(self.tmpdir / "data", ignore_errors=True)
-        jvm = [self._java(), f"-Dlog4j2.configurationFile={KAFKA_DEPLOY / 'log4j2.properties'}", "-cp", f"{libs}/*"]
+        self.log_path.write_bytes(b"")
+        jvm = self._jvm(libs)
         storage_format = ["kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(config)]
         formatted = subprocess.run(  # C1-only JIT: this JVM lives a second, and starts faster that way
             [*jvm, "-XX:TieredStopAtLevel=1", *storage_format],
@@ -124,9 +139,17 @@ class KafkaBroker:
         )
         if formatted.returncode:
             raise RuntimeError(f"Kafka storage format failed:\n{formatted.stdout}")
+        self._run(libs)
+
+    def _jvm(self, libs: Path) -> list[str]:
+        return [self._java(), f"-Dlog4j2.configurationFile={KAFKA_DEPLOY / 'log4j2.properties'}", "-cp", f"{libs}/*"]
+
+    def _run(self, libs: Path) -> None:
+        config = self.tmpdir / "server.properties"
+        jvm = self._jvm(libs)
         # setpriv: the kernel SIGTERMs the JVM if this process dies without calling stop().
         orphan_guard = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [*orphan_guard, *jvm, "-Xms256m", "-Xmx512m", "kafka.Kafka", str(config)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
