@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, InterfaceError, PublishFailed, sqlite3.OperationalError, OSError)
 MAX_BACKOFF_SECONDS = 30.0
+RECOMMIT_SECONDS = 5.0
 Partition = tuple[str, int]
 
 
@@ -125,15 +126,22 @@ class EventConsumer(Entrypoint):
         )
         self._subscription = subscription
         dead_letters = transport.publisher()
+        committed: dict[str, Message] = {}  # per partition, the last message whose position is recorded
+        recommitted = time.monotonic()
         try:
             while not self._stopping:
                 self._retry_stalls(app, subscription, dead_letters)
                 messages = [m for m in subscription.poll(0.5) if (m.topic, m.partition) not in self._stalls]
                 if messages:
                     self._apply(app, messages, subscription, dead_letters)
+                    committed.update(self._recorded(app, messages))
                 self._report(subscription)
-                if messages:
-                    subscription.commit(messages)
+                if messages or time.monotonic() - recommitted > RECOMMIT_SECONDS:
+                    # Kafka's committed offsets (what `kafka-consumer-groups` shows) follow the recorded
+                    # positions, never a stalled partition's unapplied messages; committing again now and
+                    # then is also how a replica learns it was fenced while it had nothing to read.
+                    subscription.commit(list(committed.values()))
+                    recommitted = time.monotonic()
         finally:
             self._subscription = None
             subscription.close()
@@ -198,6 +206,16 @@ class EventConsumer(Entrypoint):
             if batch.resends and valid:
                 EVENTS_DUPLICATE.labels(self.container.service_name, valid[0].message.topic).inc(batch.resends)
             remaining = rest
+
+    def _recorded(self, app: IndexedApplication, messages: list[Message]) -> dict[str, Message]:
+        """Per partition of these messages, the last one at or below the position recorded for it."""
+        recorded = {name: app.position(name) for name in {m.position_name for m in messages}}
+        last: dict[str, Message] = {}
+        for message in messages:
+            position = recorded[message.position_name]
+            if position is not None and message.offset <= position:
+                last[message.position_name] = message
+        return last
 
     def _unapplied(self, app: IndexedApplication, messages: list[Message], retrying: Partition | None) -> list[Message]:
         """Drop messages whose position is already recorded (a redelivery) and those of stalled partitions."""

@@ -71,12 +71,24 @@ class OutboxRelay:
             return 0
         failpoints.reached("outbox.before_publish")
         now = datetime.now(UTC)
-        sent = 0
+        envelopes: list[tuple[Notification, Envelope | None]] = []
+        unmappable: UnmappableEvent | None = None
         for notification in notifications:
             try:
-                envelope = self.outbound(self.app, notification, now)
+                envelopes.append((notification, self.outbound(self.app, notification, now)))
             except Exception as exc:
-                raise UnmappableEvent(notification.id, exc) from exc
+                unmappable = UnmappableEvent(notification.id, exc)  # publish what comes before it, then stop
+                break
+        if envelopes:
+            self._send(envelopes)
+        if unmappable is not None:
+            raise unmappable
+        return len(notifications)
+
+    def _send(self, envelopes: list[tuple[Notification, Envelope | None]]) -> None:
+        """Publish the mapped events, wait for the broker, then mark them sent."""
+        sent = 0
+        for notification, envelope in envelopes:
             if envelope is not None and not self._already_sent(notification.id, envelope.case_id):
                 headers = {"event-type": envelope.type, "event-id": envelope.event_id,
                            POSITION_HEADER: str(notification.id), ORIGIN_HEADER: self.origin}
@@ -84,16 +96,16 @@ class OutboxRelay:
                 sent += 1
         self.publisher.flush(FLUSH_SECONDS)
         failpoints.reached("outbox.after_flush")
+        last = envelopes[-1][0].id
         try:
-            self.app.process_recorder.insert_tracking(Tracking(OUTBOX_POSITION, notifications[-1].id))
+            self.app.process_recorder.insert_tracking(Tracking(OUTBOX_POSITION, last))
         except IntegrityError:
             # Another relay of this service got there first: its consumers see duplicates, not gaps.
-            log.warning("outbox position %s already passed by another relay", notifications[-1].id)
+            log.warning("outbox position %s already passed by another relay", last)
         EVENTS_PUBLISHED.labels(self.service, self.topic).inc(sent)
-        if self.published and notifications[-1].id >= max(self.published.values()):
+        if self.published and last >= max(self.published.values()):
             self.published = {}  # past everything the predecessor sent
         outbox_backlog(self.app, self.service)
-        return len(notifications)
 
     @property
     def origin(self) -> str:

@@ -7,7 +7,7 @@ import pytest
 from services.contracts import decode
 from services.contracts.topics import INTAKE_TOPIC
 from services.intake.outbound import case_event
-from services.runtime.outbox import OUTBOX_POSITION, OutboxRelay
+from services.runtime.outbox import OUTBOX_POSITION, OutboxRelay, UnmappableEvent, published_positions, store_origin
 from services.transport import PublishFailed
 from services.transport.embedded import EmbeddedTransport
 from tests.factories import application_body
@@ -76,3 +76,41 @@ def test_published_events_carry_no_id_number_or_phone(cases, bus):
     [raw] = [m.value for m in subscription.poll(0)]
     assert body["worker"]["id_number"].encode() not in raw
     assert body["worker"]["phone"].encode() not in raw
+
+
+def test_a_stored_event_that_cannot_be_mapped_stops_the_relay_there_and_is_never_skipped(cases, bus):
+    ids = open_cases(cases, 3)
+    broken = {ids[1]}
+
+    def outbound(app, notification, now):
+        envelope = case_event(app, notification, now)
+        if envelope is not None and envelope.case_id in broken:
+            raise KeyError("a field the builder expects is missing")
+        return envelope
+
+    relay = OutboxRelay(cases, bus.publisher(), outbound, "intake")
+    with pytest.raises(UnmappableEvent) as stopped:
+        relay.publish_pending()
+    assert "cannot be published" in str(stopped.value)
+    assert [e.case_id for e in published(bus)] == ids[:1]  # what comes before it goes out and is marked
+    assert cases.position(OUTBOX_POSITION) == 1
+    broken.clear()  # the fix is deployed
+    relay.publish_pending()
+    assert [e.case_id for e in published(bus)] == ids
+
+
+def test_a_relay_that_takes_over_does_not_resend_what_its_predecessor_sent_but_did_not_mark(
+    cases, bus, monkeypatch
+):
+    ids = open_cases(cases, 4)
+    # The predecessor is killed after the broker acknowledged its batch, before it marked it sent.
+    with monkeypatch.context() as killed_before_marking:
+        killed_before_marking.setattr(cases.process_recorder, "insert_tracking", lambda tracking: None)
+        OutboxRelay(cases, bus.publisher(), case_event, "intake").publish_pending()
+    assert cases.position(OUTBOX_POSITION) is None
+    already = published_positions(bus, INTAKE_TOPIC, store_origin(cases))
+    OutboxRelay(cases, bus.publisher(), case_event, "intake", published=already).publish_pending()
+    assert [e.case_id for e in published(bus)] == ids  # each once
+    assert cases.position(OUTBOX_POSITION) == cases.recorder.max_notification_id()
+    other_store = published_positions(bus, INTAKE_TOPIC, "another-store")
+    assert other_store == {}  # positions of another store never count
