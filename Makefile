@@ -55,6 +55,7 @@ bench: venv kafka-jars
 	$(PY) -m bench.intake_http
 	$(PY) -m bench.intake_to_audit
 	$(PY) -m bench.import_rows
+	$(PY) -m bench.consumer_throughput
 
 lock:
 	rm -rf /tmp/relief-lock && $(PYTHON_BIN) -m venv /tmp/relief-lock

@@ -46,3 +46,12 @@ def metric(system, service: str, name: str, **labels: str) -> float:
         if all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def wait_for(condition, timeout: float, what: str) -> float:
+    """Poll until condition() is true; return the seconds it took, or fail saying what did not happen."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"{what} not within {timeout:.1f}s"
+        time.sleep(0.1)
+    return time.monotonic() - started

@@ -3,12 +3,10 @@ resume within seconds of the broker coming back, with nothing lost."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
-from tests.e2e.flows import history, metric
+from tests.e2e.flows import history, metric, wait_for
 from tests.factories import application_body
 from tests.harness.kafka_broker import KafkaBroker
 from tests.harness.services import ProcessSystem, environment
@@ -20,15 +18,6 @@ pytestmark = pytest.mark.kafka
 def broker():
     with KafkaBroker() as running:
         yield running
-
-
-def wait_for(condition, timeout: float, what: str) -> float:
-    """Poll until condition() is true; return the seconds it took."""
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"{what} not within {timeout}s"
-        time.sleep(0.2)
-    return time.monotonic() - started
 
 
 def test_a_broker_restart_is_seen_and_both_sides_resume_within_ten_seconds(tmp_path, broker):

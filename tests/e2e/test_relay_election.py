@@ -14,6 +14,7 @@ from kafka import KafkaConsumer
 from services.config import DEV_JWT_SECRET
 from services.contracts.topics import INTAKE_TOPIC
 from services.web.auth import issue_token
+from tests.e2e.flows import wait_for
 from tests.factories import application_body
 from tests.harness.postgres import free_port
 from tests.harness.services import Client, ProcessSystem, environment
@@ -28,14 +29,6 @@ def leader_gauge(url: str) -> float:
         if line.startswith("relief_outbox_relay_leader{"):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
-
-
-def wait_for(condition, timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"{what} not within {timeout}s"
-        time.sleep(0.1)
-    return time.monotonic() - started
 
 
 def published(kafka: str, case_ids: set[str]) -> list[str]:
