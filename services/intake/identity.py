@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 from datetime import date
+from functools import lru_cache
 
 ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")  # ASCII digits only, matched as the whole value
 EARLIEST_BIRTH = date(1900, 1, 1)
@@ -58,6 +59,7 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:]
 
 
+@lru_cache(maxsize=8192)  # one person is digested several times per save (claims, events); imports do it in bulk
 def person_digest(key: str, id_number: str) -> str:
     """A keyed digest that lets services match one person without carrying the ID number."""
     return hmac.new(key.encode(), id_number.encode(), hashlib.sha256).hexdigest()

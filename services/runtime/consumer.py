@@ -137,6 +137,8 @@ class EventConsumer(Entrypoint):
                     committed.update(self._recorded(app, messages))
                 self._report(subscription)
                 if messages or time.monotonic() - recommitted > RECOMMIT_SECONDS:
+                    owned = {f"{t}:{p}" for t, p in subscription.assigned() or ()}
+                    committed = {name: m for name, m in committed.items() if name in owned}
                     # Kafka's committed offsets (what `kafka-consumer-groups` shows) follow the recorded
                     # positions, never a stalled partition's unapplied messages; committing again now and
                     # then is also how a replica learns it was fenced while it had nothing to read.
@@ -192,7 +194,7 @@ class EventConsumer(Entrypoint):
                 failed = rest[0]
                 self._stall(subscription, failed, error)
                 rest = [m for m in rest[1:] if (m.topic, m.partition) != (failed.topic, failed.partition)]
-            events, index = batch.unit.effects_before(batch.current if error is not None else None)
+            events, index = batch.unit.effects_before(None if error is None else (batch.current or 0))
             self._park(parked, dead_letters)
             failpoints.reached("consumer.before_record")
             positions: dict[str, int] = {}

@@ -133,3 +133,17 @@ def test_events_of_one_case_in_one_batch_build_on_each_other(probe):
     publish(transport_url, *[case_id] * 50)
     wait_for(lambda: entries(container, case_id) == 50)
     assert trail_of(container).position(f"{TOPIC}:0") == 49
+
+
+def test_events_before_a_failing_one_in_its_batch_are_committed_and_those_after_it_wait(probe):
+    container, _, transport_url = probe
+    before, failing, after = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    FAULTS[failing] = "fail"
+    publish(transport_url, before, failing, after)
+    wait_for(lambda: stalled() == 1)
+    assert entries(container, before) == 1 and entries(container, after) == 0
+    assert trail_of(container).position(f"{TOPIC}:0") == 0  # the position stops just before the failing one
+    del FAULTS[failing]
+    wait_for(lambda: entries(container, after) == 1, timeout=15)
+    assert [entries(container, c) for c in (before, failing, after)] == [1, 1, 1]
+    assert trail_of(container).position(f"{TOPIC}:0") == 2
