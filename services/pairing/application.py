@@ -1,0 +1,496 @@
+"""The pairing application (Pairings): the roster, each filed household's pairing, visits and their queries.
+
+It keeps its own view of each case from intake's integration events (never calling intake), pairs a
+household when it is filed or re-filed, keeps the pairing until the case exits (不达目标不脱钩), hands a
+retired cadre's households over, and pairs waiting households, oldest first, as soon as capacity appears.
+Every load goes through `self.load`, so inside a consumer's batch a load sees what earlier events did;
+index reads go through `_rows`, which adds the batch's unsaved rows for the same reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from services.contracts import Envelope, EventRefused
+from services.contracts.federation import in_subtree
+from services.eventstore import ClaimConflict, IndexedApplication, Put, Release, Table
+from services.eventstore.index import IndexOp
+from services.pairing.domain import (
+    ACTIVE,
+    FILED,
+    UNCOVERED,
+    Cadre,
+    Capacity,
+    IllegalTransition,
+    Pairing,
+    Unit,
+    require_text,
+)
+from services.pairing.index import (
+    CADRES,
+    CAPACITY,
+    CASES,
+    SLOTS,
+    TABLES,
+    UNITS,
+    cadre_row,
+    case_put,
+    claim_slot,
+    coverage,
+    oldest_first,
+    overdue_households,
+    pending,
+    unit_row,
+)
+from services.pairing.matching import Candidate, Choice, ancestors, choices, gap_reason
+
+ATTEMPTS = 20  # a lost slot claim means another pairing took that slot: re-read and try again
+# Intake events pairing has no use for: the steps before filing, reviews and the household plan.
+IGNORED_INTAKE_EVENTS = frozenset({
+    "CaseVerified", "CaseDeliberated", "NoticePublished", "ObjectionRaised", "ObjectionResolved",
+    "CaseApproved", "CaseReviewed", "MeasurePlanned", "MeasureDone",
+})
+SYSTEM = "pairing"  # the `by` of what the service decides itself
+
+
+class NotFound(Exception):
+    """No such unit, cadre or case is visible to the caller."""
+
+
+class OutsideScope(Exception):
+    """The caller names a federation outside their own subtree."""
+
+
+class OutsideSubtree(Exception):
+    """The cadre's federation does not cover the case's: pairing never crosses federation subtrees."""
+
+
+class CapacityFull(Exception):
+    """The cadre already carries as many households as their capacity allows."""
+
+
+class CadreInactive(Exception):
+    """The cadre has retired and takes no households."""
+
+
+class NotYourHousehold(Exception):
+    """The caller is neither the household's cadre, its contact, nor a caseworker of its federation."""
+
+
+class ConcurrentChange(Exception):
+    """Another request changed the same aggregate meanwhile; nothing was stored."""
+
+
+class Pairings(IndexedApplication):
+    """Register units and cadres, pair households, hand them over, record visits (结对帮扶、季季访)."""
+
+    name = "Pairing"
+    tables = TABLES
+
+    def today(self) -> date:
+        """The day business dates are checked against (the domain has no clock); tests may fix it."""
+        return date.today()
+
+    @property
+    def follow_up_months(self) -> int:
+        return int(self.env.get("PAIRING_FOLLOW_UP_MONTHS") or 12)
+
+    # The roster.
+
+    def register_unit(self, *, name: str, function: str, federation: str, scope: str, by: str) -> Unit:
+        self._require_scope(federation, scope)
+        unit = Unit.register(name, function, federation, by)
+        self._store(unit, index=[Put(UNITS, unit_row(unit))])
+        return unit
+
+    def register_cadre(
+        self, *, name: str, unit_id: str, rank: str, federation: str, phone: str, user: str, scope: str, by: str
+    ) -> Cadre:
+        """Register a cadre, then pair the households waiting for one that fits, oldest first."""
+        self._require_scope(federation, scope)
+        unit: Unit = self._get(Unit, unit_id)
+        cadre = Cadre.register(name, unit, rank, federation, phone, user, by)
+        self._store(cadre, index=[Put(CADRES, cadre_row(cadre))])
+        self.cover_waiting(cadre.federation, self.today(), f"cadre {cadre.id} registered")
+        return cadre
+
+    def retire_cadre(self, cadre_id: str, scope: str, *, retired_on: date, reason: str, by: str) -> Cadre:
+        """Retire a cadre and hand each of their households to the best free cadre (or list it uncovered)."""
+        cadre: Cadre = self._get(Cadre, cadre_id, scope)
+        cadre.retire(retired_on, reason, by, today=self.today())
+        self._store(cadre, index=[Put(CADRES, cadre_row(cadre))])
+        why = f"cadre {cadre_id} retired: {reason}"
+        for slot in self._rows(SLOTS, equal={"cadre_id": cadre_id}):
+            self._settle(self._as_it_is(slot["case_id"]), retired_on, why, by)
+        return cadre
+
+    def set_capacity(self, federation: str, scope: str, *, leader: int, staff: int, by: str) -> Capacity:
+        """Set how many households cadres at and under `federation` carry; pair waiting households if raised."""
+        self._require_scope(federation, scope)
+        try:
+            capacity: Capacity = self.load(Capacity.create_id(federation))
+        except AggregateNotFoundError:
+            capacity = Capacity.start(federation)
+        capacity.set(leader, staff, by)
+        row = {"federation": federation, "leader": str(leader), "staff": str(staff)}
+        self._store(capacity, index=[Put(CAPACITY, row)])
+        self.cover_waiting(federation, self.today(), f"capacity of {federation} set to {leader}/{staff}")
+        return capacity
+
+    # The case as intake reports it: one command per intake event pairing needs.
+
+    def apply_intake_event(self, envelope: Envelope) -> None:
+        """Apply one of intake's integration events with its named command; ignore those pairing needs not."""
+        kind, p = envelope.type, envelope.payload
+        case: dict[str, Any] = {"case_id": envelope.case_id, "federation": envelope.federation,
+                "occurred_at": envelope.occurred_at, "event_id": envelope.event_id}
+        if kind == "CaseOpened":
+            imported = p.get("imported")
+            self.case_opened(**case, category=p["category"], causes=p["causes"],
+                             imported_filed_on=date.fromisoformat(imported["filed_on"]) if imported else None)
+        elif kind == "CaseFiled":
+            self.case_filed(**case, filed_on=date.fromisoformat(p["filed_on"]))
+        elif kind == "CaseRefiled":
+            self.case_refiled(**case, refiled_on=date.fromisoformat(p["refiled_on"]))
+        elif kind == "CaseExited":
+            self.case_exited(**case, reason=p["reason"], exited_on=date.fromisoformat(p["exited_on"]))
+        elif kind in ("CaseRejected", "CaseWithdrawn"):
+            self.case_closed(**case, reason=f"{kind[4:].lower()}: {p['reason']}")
+        elif kind == "CaseAmended":
+            changes = p["changes"]
+            if "causes" in changes or "category" in changes:
+                self.case_amended(**case, causes=changes.get("causes"), category=changes.get("category"))
+        elif kind not in IGNORED_INTAKE_EVENTS:
+            raise EventRefused(f"pairing has no command for intake event {kind}")
+
+    def case_opened(
+        self, case_id: str, federation: str, *, category: str, causes: list[str], occurred_at: datetime,
+        imported_filed_on: date | None = None, event_id: str | None = None,
+    ) -> Pairing:
+        """Start the case's view; a file migrated already filed is paired at once."""
+        existing = self._find(case_id)
+        if existing is not None:
+            if existing.has_seen(event_id):
+                return existing
+            raise IllegalTransition(f"case {case_id} is already known to pairing")
+        if imported_filed_on is None:
+            pairing = Pairing.track(case_id, federation, category, causes, event_id)
+            self._store(pairing, index=[case_put(pairing)])
+            return pairing
+
+        def opened_filed() -> tuple[Pairing, list[IndexOp]]:
+            pairing = Pairing.track(case_id, federation, category, causes, event_id)
+            pairing.file(imported_filed_on, occurred_at.isoformat(), None)
+            return pairing, []
+
+        return self._settle(opened_filed, imported_filed_on, "filing (imported)", SYSTEM)
+
+    def case_filed(
+        self, case_id: str, federation: str, *, filed_on: date, occurred_at: datetime,
+        causes: list[str] | None = None, event_id: str | None = None,
+    ) -> Pairing:
+        """The case was filed: pair it with the best free cadre, or list it uncovered with the reason."""
+        existing = self._find(case_id)
+        if existing is not None and existing.has_seen(event_id):
+            return existing
+
+        def filed() -> tuple[Pairing, list[IndexOp]]:
+            pairing = self._find(case_id) or Pairing.track(case_id, federation, "", causes or [], None)
+            if causes is not None and sorted(set(causes)) != pairing.causes:
+                pairing.amend(pairing.category, causes, None)
+            pairing.file(filed_on, occurred_at.isoformat(), event_id)
+            return pairing, []
+
+        return self._settle(filed, filed_on, "filing", SYSTEM)
+
+    def case_refiled(
+        self, case_id: str, federation: str, *, refiled_on: date, occurred_at: datetime, event_id: str | None = None
+    ) -> Pairing:
+        """A return to hardship (返困): the household is paired again."""
+        return self._change(case_id, event_id, lambda p: p.file(refiled_on, occurred_at.isoformat(), event_id),
+                            refiled_on, "re-filing")
+
+    def case_exited(
+        self, case_id: str, federation: str, *, reason: str, exited_on: date, occurred_at: datetime,
+        event_id: str | None = None,
+    ) -> Pairing:
+        """The case exited: its pairing ends with the reason, and the freed slot goes to the oldest waiting."""
+        freed: list[str] = []
+
+        def exited() -> tuple[Pairing, list[IndexOp]]:
+            pairing = self._pairing(case_id)
+            cadre_id = pairing.cadre_id
+            slot = pairing.exit(reason, exited_on, event_id)
+            freed[:] = [cadre_id] if slot and cadre_id else []
+            return pairing, [Release(SLOTS, slot)] if slot else []
+
+        existing = self._pairing(case_id)
+        if existing.has_seen(event_id):
+            return existing
+        pairing = self._settle(exited, exited_on, "exit", SYSTEM)
+        for row in self._rows(CADRES, keys=freed):
+            self.cover_waiting(row["federation"], exited_on, f"pairing of case {case_id} ended")
+        return pairing
+
+    def case_closed(
+        self, case_id: str, federation: str, *, reason: str, occurred_at: datetime, event_id: str | None = None
+    ) -> Pairing:
+        """Rejected or withdrawn before filing: the case is never paired."""
+        existing = self._find(case_id)
+        if existing is not None and existing.has_seen(event_id):
+            return existing
+        pairing = existing or Pairing.track(case_id, federation, "", [], None)
+        pairing.close(reason, event_id)
+        self._store(pairing, index=[case_put(pairing)])
+        return pairing
+
+    def case_amended(
+        self, case_id: str, federation: str, *, causes: list[str] | None, category: str | None,
+        occurred_at: datetime, event_id: str | None = None,
+    ) -> Pairing:
+        """New causes or category: the view changes, the pairing stays (a coordinator may move it)."""
+        pairing = self._pairing(case_id)
+        if not pairing.has_seen(event_id):
+            pairing.amend(category or pairing.category, causes if causes is not None else pairing.causes, event_id)
+            self._store(pairing, index=[case_put(pairing)])
+        return pairing
+
+    # A coordinator's override.
+
+    def override(
+        self, case_id: str, scope: str, *, cadre_id: str, contact: str | None, reason: str, by: str
+    ) -> Pairing:
+        """Pair the household with a named cadre (and contact), within capacity and the federation's line."""
+        require_text(reason, "reason")
+        for _ in range(ATTEMPTS):
+            pairing = self._pairing(case_id, scope)
+            if pairing.state != FILED:
+                raise IllegalTransition(f"only a filed case is paired; this one is {pairing.state}")
+            row = next(iter(self._rows(CADRES, keys=[cadre_id])), None)
+            if row is None:
+                raise NotFound(f"no cadre {cadre_id}")
+            if row["active"] != "1":
+                raise CadreInactive(f"cadre {cadre_id} has retired")
+            if row["federation"] not in ancestors(pairing.federation):
+                raise OutsideSubtree(f"a cadre of {row['federation']} does not cover a case of {pairing.federation}")
+            ops: list[IndexOp] = []
+            slot = pairing.slot
+            if row["cadre_id"] != pairing.cadre_id or pairing.status != ACTIVE:
+                candidate, free = self._candidate(row)
+                if not free:
+                    raise CapacityFull(f"cadre {cadre_id} carries {candidate.load} of {candidate.capacity}")
+                claim = claim_slot(cadre_id, free[0], row["federation"], case_id)
+                slot = claim.row["slot"]
+                ops = [Release(SLOTS, pairing.slot), claim] if pairing.slot else [claim]
+            assert slot is not None
+            rule = {"override": True, "reason": reason, "by": by, "cadre_federation": row["federation"],
+                    "summary": f"set by coordinator {by}: {reason}"}
+            who = contact or row["user_name"]
+            if pairing.status == ACTIVE:
+                pairing.reassign(row["unit_id"], cadre_id, who, rule, reason, self.today(), slot, by)
+            else:
+                pairing.assign(row["unit_id"], cadre_id, who, rule, self.today(), slot, by)
+            try:
+                self._store(pairing, index=[*ops, case_put(pairing)])
+                return pairing
+            except ClaimConflict:
+                continue
+        raise ConcurrentChange("the cadre's slots kept changing; try again")
+
+    # Visits (走访).
+
+    def record_visit(
+        self, case_id: str, scope: str, *, role: str, user: str, visited_on: date, kind: str, findings: str,
+        problems_solved: str, measures: str, next_steps: str,
+    ) -> Pairing:
+        """Record a visit by the household's cadre, its contact, or a caseworker of its federation."""
+        pairing = self._pairing(case_id, scope)
+        self._require_visitor(pairing, role, user)
+        pairing.record_visit(str(uuid4()), visited_on, kind, findings, problems_solved, measures, next_steps,
+                             user, today=self.today())
+        self._store(pairing, index=[case_put(pairing)])
+        return pairing
+
+    def _require_visitor(self, pairing: Pairing, role: str, user: str) -> None:
+        if role == "caseworker" or (pairing.contact is not None and user == pairing.contact):
+            return
+        if role == "cadre" and pairing.responsible is not None:
+            rows = self._rows(CADRES, keys=[pairing.responsible])
+            if rows and rows[0]["user_name"] == user:
+                return
+        raise NotYourHousehold(f"{user} ({role}) is not the cadre or contact of this household")
+
+    # Queries.
+
+    def get_pairing(self, case_id: str, scope: str) -> Pairing:
+        return self._pairing(case_id, scope)
+
+    def cadres(self, scope: str, federation: str | None = None, unit_id: str | None = None) -> list[dict[str, Any]]:
+        """Cadres under `federation` (default the scope), each with its load and capacity."""
+        root = federation or scope
+        if not in_subtree(root, scope):
+            return []
+        rows = self._rows(CADRES, equal={"unit_id": unit_id} if unit_id else None, subtree=("federation", root))
+        return [{**r, "load": c.load, "capacity": c.capacity} for r in rows for c in [self._candidate(r)[0]]]
+
+    def units(self, scope: str, federation: str | None = None) -> list[dict[str, Any]]:
+        root = federation or scope
+        return self._rows(UNITS, subtree=("federation", root)) if in_subtree(root, scope) else []
+
+    def uncovered(self, scope: str) -> list[dict[str, Any]]:
+        """Households filed but without a cadre, oldest filing first, with the reason."""
+        return oldest_first(self._rows(CASES, equal={"status": UNCOVERED}, subtree=("federation", scope)))
+
+    def overdue(self, scope: str, as_of: date) -> list[dict[str, Any]]:
+        """Households behind on their due visit, with days overdue and the cadre responsible."""
+        rows = self._rows(CASES, subtree=("federation", scope))
+        return overdue_households(rows, as_of, self.follow_up_months)
+
+    def coverage(self, scope: str) -> dict[str, Any]:
+        """Filed, paired and uncovered households under `scope`, and how many cadres carry 0, 1, 2…"""
+        cases = self._rows(CASES, subtree=("federation", scope))
+        loads = [c.load for r in self._rows(CADRES, equal={"active": "1"}, subtree=("federation", scope))
+                 for c in [self._candidate(r)[0]]]
+        return coverage(cases, loads)
+
+    # Pairing itself.
+
+    def cover_waiting(self, root: str, on: date, trigger: str) -> int:
+        """Pair uncovered households at and under `root`, oldest first, while capacity there lasts."""
+        free = sum(len(self._candidate(r)[1])
+                   for r in self._rows(CADRES, equal={"active": "1"}, subtree=("federation", root)))
+        paired = 0
+        for row in self.uncovered(root):
+            if paired >= free:
+                break
+            pairing = self._settle(self._as_it_is(row["case_id"]), on, f"capacity appeared: {trigger}", SYSTEM)
+            paired += pairing.status == ACTIVE
+        return paired
+
+    def _change(
+        self, case_id: str, event_id: str | None, change: Callable[[Pairing], None], on: date, trigger: str
+    ) -> Pairing:
+        existing = self._pairing(case_id)
+        if existing.has_seen(event_id):
+            return existing
+
+        def changed() -> tuple[Pairing, list[IndexOp]]:
+            pairing = self._pairing(case_id)
+            change(pairing)
+            return pairing, []
+
+        return self._settle(changed, on, trigger, SYSTEM)
+
+    def _as_it_is(self, case_id: str) -> Callable[[], tuple[Pairing, list[IndexOp]]]:
+        """A change that changes nothing: the pairing only needs (re)placing."""
+        return lambda: (self._pairing(case_id), [])
+
+    def _settle(
+        self, make: Callable[[], tuple[Pairing, list[IndexOp]]], on: date, trigger: str, by: str
+    ) -> Pairing:
+        """Apply a change, pair (or hand over, or uncover) the household if it needs it, save; retry a lost slot."""
+        for _ in range(ATTEMPTS):
+            pairing, ops = make()
+            ops = [*ops, *self._placement(pairing, on, trigger, by)]
+            if not pairing.pending_events:
+                return pairing
+            try:
+                self._store(pairing, index=[*ops, case_put(pairing)])
+                return pairing
+            except ClaimConflict:
+                continue
+        raise ConcurrentChange("free slots kept being taken by other pairings; try again")
+
+    def _placement(self, pairing: Pairing, on: date, trigger: str, by: str) -> list[IndexOp]:
+        """Pair the household if it is filed and has no active cadre, or its cadre retired."""
+        if pairing.state != FILED:
+            return []
+        current = self._rows(CADRES, keys=[pairing.cadre_id]) if pairing.status == ACTIVE and pairing.cadre_id else []
+        if pairing.status == ACTIVE and current and current[0]["active"] == "1":
+            return []
+        best = self._best(pairing)
+        ops: list[IndexOp] = [Release(SLOTS, pairing.slot)] if pairing.slot else []
+        if best is None:
+            reason = gap_reason(pairing.federation, pairing.causes)
+            pairing.uncover(f"{trigger}: {reason}" if pairing.status == ACTIVE else reason, on)
+            return ops
+        choice, n = best
+        c = choice.candidate
+        rule = {**choice.rule, "trigger": trigger}
+        claim = claim_slot(c.cadre_id, n, c.federation, pairing.case_id)
+        contact = self._rows(CADRES, keys=[c.cadre_id])[0]["user_name"]
+        if pairing.status == ACTIVE:
+            pairing.reassign(c.unit_id, c.cadre_id, contact, rule, trigger, on, claim.row["slot"], by)
+        else:
+            pairing.assign(c.unit_id, c.cadre_id, contact, rule, on, claim.row["slot"], by)
+        return [*ops, claim]
+
+    def _best(self, pairing: Pairing) -> tuple[Choice, int] | None:
+        """The best free cadre for the household and the slot number to claim, or None."""
+        above = ancestors(pairing.federation)
+        rows = [r for fed in above for r in self._rows(CADRES, equal={"federation": fed, "active": "1"})]
+        found = {r["cadre_id"]: self._candidate(r) for r in rows}
+        ranked = choices(pairing.federation, pairing.causes, [c for c, _ in found.values()])
+        if not ranked:
+            return None
+        return ranked[0], found[ranked[0].candidate.cadre_id][1][0]
+
+    def _candidate(self, row: dict[str, Any]) -> tuple[Candidate, list[int]]:
+        """A cadre row as matching sees it, and the slot numbers still free below their capacity."""
+        held = {int(s["slot"].rsplit(":", 1)[1]) for s in self._rows(SLOTS, equal={"cadre_id": row["cadre_id"]})}
+        limits = {r["federation"]: r for r in self._rows(CAPACITY, keys=ancestors(row["federation"]))}
+        setting = next((limits[f] for f in ancestors(row["federation"]) if f in limits), None)
+        capacity = int(setting[row["rank"]]) if setting else {"leader": 2, "staff": 1}[row["rank"]]
+        candidate = Candidate(row["cadre_id"], row["unit_id"], row["function"], row["federation"],
+                              row["registered_at"], len(held), capacity)
+        return candidate, [n for n in range(capacity) if n not in held]
+
+    # Loading and saving.
+
+    def _rows(self, table: Table, **criteria: Any) -> list[dict[str, Any]]:
+        """Index rows as this save will find them: the store's, with the running batch's unsaved writes."""
+        rows = self.select_rows(table, **criteria)
+        unit = self.unit
+        if unit is None:
+            return rows
+        return pending(rows, unit.index, table, criteria.get("equal"), criteria.get("subtree"), criteria.get("keys"))
+
+    def _find(self, case_id: str) -> Pairing | None:
+        try:
+            pairing: Pairing = self.load(Pairing.create_id(case_id))
+        except AggregateNotFoundError:
+            return None
+        return pairing
+
+    def _pairing(self, case_id: str, scope: str | None = None) -> Pairing:
+        pairing = self._find(case_id)
+        if pairing is None or (scope is not None and not in_subtree(pairing.federation, scope)):
+            raise NotFound(f"no case {case_id}")
+        return pairing
+
+    def _get(self, kind: type[Any], aggregate_id: str, scope: str | None = None) -> Any:
+        try:
+            found = self.load(UUID(aggregate_id))
+        except (ValueError, AggregateNotFoundError):
+            raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}") from None
+        if not isinstance(found, kind) or (scope is not None and not in_subtree(found.federation, scope)):
+            raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}")
+        return found
+
+    @staticmethod
+    def _require_scope(federation: str, scope: str) -> None:
+        if not in_subtree(federation, scope):
+            raise OutsideScope(f"{federation} is outside the caller's federation {scope}")
+
+    def _store(self, *aggregates: Aggregate, index: list[IndexOp]) -> None:
+        try:
+            self.record(*aggregates, index=index)
+        except IntegrityError:
+            raise ConcurrentChange("the record changed while this request ran; reload it and try again") from None

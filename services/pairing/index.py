@@ -1,0 +1,159 @@
+"""What the pairing index holds, and how a consumer's batch reads it together with its own unsaved rows.
+
+Rows are written in the same transaction as the events that cause them. A cadre's load is the number of
+slot rows they hold: each pairing *claims* a slot `cadre_id:n` (n below the cadre's capacity), so two
+pairings made at once can never overfill a cadre, whatever each of them read before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from services.contracts.federation import in_subtree
+from services.eventstore import Claim, Put, Release, Table
+from services.eventstore.index import IndexOp
+from services.pairing.domain import ACTIVE, FILED, UNCOVERED, Cadre, Pairing, Unit
+from services.pairing.visits import Period, overdue
+
+UNITS = Table("pairing_units", key="unit_id", columns=("name", "function", "federation"),
+              indexes=(("federation",),))
+CADRES = Table(
+    "pairing_cadres",
+    key="cadre_id",
+    columns=("name", "unit_id", "function", "rank", "federation", "user_name", "active", "registered_at"),
+    indexes=(("federation", "active"), ("unit_id",)),
+)
+CAPACITY = Table("pairing_capacity", key="federation", columns=("leader", "staff"))
+SLOTS = Table("pairing_slots", key="slot", columns=("cadre_id", "federation", "case_id"),
+              indexes=(("cadre_id",), ("federation",)))
+CASES = Table(
+    "pairing_cases",
+    key="case_id",
+    columns=(
+        "federation", "state", "status", "causes", "unit_id", "cadre_id", "contact", "assigned_on",
+        "filed_on", "filed_at", "first_filed_on", "reason", "periods", "visits",
+    ),
+    indexes=(("status", "federation"), ("federation",)),
+)
+TABLES = (UNITS, CADRES, CAPACITY, SLOTS, CASES)
+
+
+def unit_row(unit: Unit) -> dict[str, Any]:
+    return {"unit_id": str(unit.id), "name": unit.name, "function": unit.function, "federation": unit.federation}
+
+
+def cadre_row(cadre: Cadre) -> dict[str, Any]:
+    """A cadre for matching and lists; the phone stays in the aggregate (views mask it)."""
+    return {
+        "cadre_id": str(cadre.id), "name": cadre.name, "unit_id": cadre.unit_id, "function": cadre.function,
+        "rank": cadre.rank, "federation": cadre.federation, "user_name": cadre.user,
+        "active": "1" if cadre.active else "0", "registered_at": cadre.created_on.isoformat(),
+    }
+
+
+def slot_key(cadre_id: str, n: int) -> str:
+    return f"{cadre_id}:{n}"
+
+
+def claim_slot(cadre_id: str, n: int, federation: str, case_id: str) -> Claim:
+    return Claim(SLOTS, {"slot": slot_key(cadre_id, n), "cadre_id": cadre_id, "federation": federation,
+                         "case_id": case_id})
+
+
+def case_row(pairing: Pairing) -> dict[str, Any]:
+    """The row that answers uncovered lists, overdue visits and coverage without loading the aggregate."""
+    current = pairing.periods[-1] if pairing.periods else {}
+    return {
+        "case_id": pairing.case_id,
+        "federation": pairing.federation,
+        "state": pairing.state,
+        "status": pairing.status,
+        "causes": ",".join(pairing.causes),
+        "unit_id": pairing.unit_id,
+        "cadre_id": pairing.responsible,
+        "contact": pairing.contact,
+        "assigned_on": pairing.assigned_on,
+        "filed_on": current.get("filed_on"),
+        "filed_at": current.get("filed_at"),
+        "first_filed_on": pairing.periods[0]["filed_on"] if pairing.periods else None,
+        "reason": pairing.gap,
+        "periods": json.dumps([[p["filed_on"], p["exited_on"]] for p in pairing.periods]),
+        "visits": json.dumps(sorted(v["visited_on"] for v in pairing.visits)),
+    }
+
+
+def case_put(pairing: Pairing) -> Put:
+    return Put(CASES, case_row(pairing))
+
+
+def pending(
+    rows: list[dict[str, Any]], ops: Sequence[IndexOp], table: Table, equal: dict[str, Any] | None = None,
+    subtree: tuple[str, str] | None = None, keys: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows as the store will hold them once `ops` (a batch's unsaved index writes) are committed.
+
+    A consumer's batch holds its index writes until it commits, so a pairing made earlier in the batch
+    must still count when a later event of the same batch looks for a free cadre.
+    """
+    if not ops:
+        return rows
+    by_key = {r[table.key]: r for r in rows}
+    for op in ops:
+        if op.table != table:
+            continue
+        if isinstance(op, Release):
+            by_key.pop(op.key, None)
+        else:
+            by_key[op.row[table.key]] = {c: op.row.get(c) for c in table.all_columns}
+
+    def wanted(row: dict[str, Any]) -> bool:
+        if keys is not None and row[table.key] not in keys:
+            return False
+        if any(row.get(k) != v for k, v in (equal or {}).items()):
+            return False
+        return subtree is None or in_subtree(str(row.get(subtree[0]) or ""), subtree[1])
+
+    return [by_key[k] for k in sorted(by_key) if wanted(by_key[k])]
+
+
+# Queries answered from the rows alone.
+
+
+def oldest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Waiting households by their filing date, then the moment of filing, then case id."""
+    return sorted(rows, key=lambda r: (r["filed_on"] or "", r["filed_at"] or "", r["case_id"]))
+
+
+def overdue_households(rows: list[dict[str, Any]], as_of: date, follow_up_months: int) -> list[dict[str, Any]]:
+    """Each household behind on a due visit, most overdue first, with the cadre responsible."""
+    found = []
+    for row in rows:
+        periods = [Period(date.fromisoformat(f), date.fromisoformat(e) if e else None)
+                   for f, e in json.loads(row["periods"] or "[]")]
+        visits = [date.fromisoformat(v) for v in json.loads(row["visits"] or "[]")]
+        behind = overdue(periods, visits, as_of, follow_up_months) if periods else None
+        if behind is None:
+            continue
+        due, days, missed = behind
+        found.append({
+            "case_id": row["case_id"], "federation": row["federation"], "state": row["state"],
+            "cadre_id": row["cadre_id"], "due": due.kind, "due_from": due.starts_on.isoformat(),
+            "due_by": due.ends_on.isoformat(), "days_overdue": days, "missed": missed,
+            "last_visit_on": visits[-1].isoformat() if visits else None,
+        })
+    return sorted(found, key=lambda r: (-r["days_overdue"], r["case_id"]))
+
+
+def coverage(cases: list[dict[str, Any]], loads: list[int]) -> dict[str, Any]:
+    """Filed, paired and uncovered households, and how many active cadres carry 0, 1, 2… households."""
+    filed = [r for r in cases if r["state"] == FILED]
+    return {
+        "filed": len(filed),
+        "paired": sum(1 for r in filed if r["status"] == ACTIVE),
+        "uncovered": sum(1 for r in filed if r["status"] == UNCOVERED),
+        "cadre_loads": {str(n): count for n, count in sorted(Counter(loads).items())},
+    }
