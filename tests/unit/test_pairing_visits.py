@@ -1,0 +1,87 @@
+"""Visits due (季季访, 回访): calendar quarters while filed, half-years of follow-up after an exit."""
+
+from datetime import date
+
+from services.pairing.visits import Period, add_months, dues, overdue, quarter_of
+
+
+def d(text):
+    return date.fromisoformat(text)
+
+
+def windows(periods, as_of, months=12):
+    return [(x.kind, x.starts_on.isoformat(), x.ends_on.isoformat()) for x in dues(periods, d(as_of), months)]
+
+
+def test_quarters_are_calendar_quarters():
+    assert quarter_of(d("2026-03-31")) == (d("2026-01-01"), d("2026-03-31"))
+    assert quarter_of(d("2026-04-01")) == (d("2026-04-01"), d("2026-06-30"))
+    assert quarter_of(d("2026-12-15")) == (d("2026-10-01"), d("2026-12-31"))
+
+
+def test_months_are_added_to_the_last_day_when_the_month_is_shorter():
+    assert add_months(d("2026-08-31"), 6) == d("2027-02-28")
+    assert add_months(d("2027-08-31"), 6) == d("2028-02-29")
+    assert add_months(d("2026-11-15"), 3) == d("2027-02-15")
+
+
+def test_the_quarter_of_filing_is_due_from_the_filing_day():
+    assert windows([Period(d("2026-02-10"))], "2026-07-01") == [
+        ("quarter", "2026-02-10", "2026-03-31"), ("quarter", "2026-04-01", "2026-06-30")]
+
+
+def test_a_quarter_is_owed_only_once_it_has_ended():
+    assert windows([Period(d("2026-02-10"))], "2026-03-30") == []
+    assert windows([Period(d("2026-02-10"))], "2026-03-31") == [("quarter", "2026-02-10", "2026-03-31")]
+
+
+def test_a_visit_on_the_quarter_s_last_day_counts_and_the_next_day_is_the_next_quarter():
+    period = [Period(d("2026-01-05"))]
+    assert overdue(period, [d("2026-03-31")], d("2026-04-01")) is None
+    due, days, missed = overdue(period, [d("2026-04-01")], d("2026-04-01"))
+    assert (due.ends_on, days, missed) == (d("2026-03-31"), 1, 1)
+
+
+def test_days_overdue_count_from_the_first_of_the_missed_run():
+    period = [Period(d("2026-01-05"))]
+    due, days, missed = overdue(period, [], d("2026-07-11"))
+    assert (due.ends_on, days, missed) == (d("2026-03-31"), 102, 2)
+    due, days, missed = overdue(period, [d("2026-02-01")], d("2026-07-11"))
+    assert (due.ends_on, days, missed) == (d("2026-06-30"), 11, 1)
+
+
+def test_a_case_exited_on_the_quarter_s_last_day_owes_no_visit_for_that_quarter():
+    assert windows([Period(d("2026-01-05"), d("2026-06-30"))], "2026-07-01") == [
+        ("quarter", "2026-01-05", "2026-03-31")]
+
+
+def test_follow_ups_are_due_each_half_year_for_twelve_months_after_exit():
+    periods = [Period(d("2026-01-05"), d("2026-02-15"))]
+    assert windows(periods, "2028-01-01") == [
+        ("follow_up", "2026-02-15", "2026-08-14"), ("follow_up", "2026-08-15", "2027-02-14")]
+
+
+def test_the_follow_up_half_year_ends_on_the_day_before_six_months():
+    periods = [Period(d("2026-01-05"), d("2026-02-15"))]
+    assert overdue(periods, [d("2026-08-14")], d("2026-08-15")) is None
+    due, days, _ = overdue(periods, [d("2026-08-15")], d("2026-08-15"))
+    assert (due.kind, due.ends_on, days) == ("follow_up", d("2026-08-14"), 1)
+
+
+def test_the_follow_up_period_is_configurable():
+    periods = [Period(d("2026-01-05"), d("2026-02-15"))]
+    assert len(windows(periods, "2030-01-01", months=24)) == 4
+    assert windows(periods, "2030-01-01", months=9) == [
+        ("follow_up", "2026-02-15", "2026-08-14"), ("follow_up", "2026-08-15", "2026-11-14")]
+
+
+def test_follow_up_stops_after_the_period_and_nothing_is_owed_after_it():
+    periods = [Period(d("2026-01-05"), d("2026-02-15"))]
+    visits = [d("2026-05-01"), d("2026-12-01")]
+    assert overdue(periods, visits, d("2029-01-01")) is None
+
+
+def test_a_re_filing_ends_the_follow_up_and_quarters_start_again():
+    periods = [Period(d("2026-01-05"), d("2026-02-15")), Period(d("2026-05-10"))]
+    assert windows(periods, "2026-10-01") == [
+        ("quarter", "2026-05-10", "2026-06-30"), ("quarter", "2026-07-01", "2026-09-30")]
