@@ -1,8 +1,14 @@
 """Visits due (季季访, 回访): calendar quarters while filed, half-years of follow-up after an exit."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
+from services.eventstore import store_env
+from services.pairing.application import NotYourHousehold, Pairings
+from services.pairing.domain import FutureDate, NotPaired, VisitBeforeFiling
 from services.pairing.visits import Period, add_months, dues, overdue, quarter_of
+from tests.unit.test_pairing_lifecycle import cadre, filed, unit
 
 
 def d(text):
@@ -85,3 +91,98 @@ def test_a_re_filing_ends_the_follow_up_and_quarters_start_again():
     periods = [Period(d("2026-01-05"), d("2026-02-15")), Period(d("2026-05-10"))]
     assert windows(periods, "2026-10-01") == [
         ("quarter", "2026-05-10", "2026-06-30"), ("quarter", "2026-07-01", "2026-09-30")]
+
+
+# Recording visits through the application: who may, and which dates.
+
+TODAY = date(2026, 12, 1)
+
+
+@pytest.fixture
+def pairings():
+    app = Pairings(store_env("memory://"))
+    app.today = lambda: TODAY
+    yield app
+    app.close()
+
+
+FIRST_VISIT = date(2026, 4, 10)
+
+
+def visit(app, case_id, role="caseworker", user="li", visited_on=FIRST_VISIT, kind="routine"):
+    return app.record_visit(case_id, "gs", role=role, user=user, visited_on=visited_on, kind=kind,
+                            findings="病情稳定", problems_solved="协调住院报销", measures="医保报销",
+                            next_steps="下季度回访")
+
+
+@pytest.fixture
+def paired(pairings):
+    doctor = cadre(pairings, unit(pairings))
+    case_id = filed(pairings, filed_on=d("2026-03-01"))
+    user = next(c["user_name"] for c in pairings.cadres("gs") if c["cadre_id"] == doctor)
+    return case_id, doctor, user
+
+
+def test_the_paired_cadre_records_a_visit_of_their_household(pairings, paired):
+    case_id, doctor, user = paired
+    case = visit(pairings, case_id, role="cadre", user=user)
+    assert case.visits[-1]["visitor"] == user
+    assert case.visits[-1]["cadre_id"] == doctor
+    assert case.visits[-1]["problems_solved"] == "协调住院报销"
+
+
+def test_a_caseworker_of_the_federation_or_the_contact_may_record_a_visit(pairings, paired):
+    case_id, _, _ = paired
+    pairings.override(case_id, "gs", cadre_id=paired[1], contact="zhao", reason="村干部联系", by="coordinator")
+    visit(pairings, case_id, role="caseworker", user="li")
+    visit(pairings, case_id, role="cadre", user="zhao")
+    assert [v["visitor"] for v in pairings.get_pairing(case_id, "gs").visits] == ["li", "zhao"]
+
+
+def test_another_cadre_may_not_record_a_visit(pairings, paired):
+    case_id, _, _ = paired
+    with pytest.raises(NotYourHousehold):
+        visit(pairings, case_id, role="cadre", user="someone_else")
+    with pytest.raises(NotYourHousehold):
+        visit(pairings, case_id, role="auditor", user="audit")
+
+
+def test_a_visit_dated_after_tomorrow_is_refused(pairings, paired):
+    case_id, _, _ = paired
+    visit(pairings, case_id, visited_on=TODAY + timedelta(days=1))
+    with pytest.raises(FutureDate):
+        visit(pairings, case_id, visited_on=TODAY + timedelta(days=2))
+
+
+def test_a_visit_before_filing_is_refused(pairings, paired):
+    case_id, _, _ = paired
+    with pytest.raises(VisitBeforeFiling):
+        visit(pairings, case_id, visited_on=d("2026-02-28"))
+    visit(pairings, case_id, visited_on=d("2026-03-01"))
+
+
+def test_a_visit_to_an_uncovered_household_is_refused(pairings):
+    case_id = filed(pairings)
+    with pytest.raises(NotPaired):
+        visit(pairings, case_id)
+    with pytest.raises(NotYourHousehold):
+        visit(pairings, case_id, role="cadre", user="anyone")
+
+
+def test_an_exited_household_gets_follow_up_visits_from_its_last_cadre(pairings, paired):
+    case_id, doctor, user = paired
+    pairings.case_exited(case_id, "gs.by", reason="stable_employment", exited_on=d("2026-06-01"),
+                         occurred_at=datetime(2026, 6, 1, tzinfo=UTC))
+    case = visit(pairings, case_id, role="cadre", user=user, visited_on=d("2026-09-01"), kind="follow_up")
+    assert case.visits[-1]["cadre_id"] == doctor
+
+
+def test_overdue_lists_households_without_their_due_visit_with_the_cadre(pairings, paired):
+    case_id, doctor, _ = paired
+    visited = filed(pairings)  # uncovered: still owes its visits, with no cadre responsible
+    [late, waiting] = sorted(pairings.overdue("gs", d("2026-04-15")), key=lambda r: r["cadre_id"] is None)
+    assert (late["case_id"], late["cadre_id"], late["days_overdue"], late["due_by"]) == (
+        case_id, doctor, 15, "2026-03-31")
+    assert (waiting["case_id"], waiting["cadre_id"]) == (visited, None)
+    visit(pairings, case_id, visited_on=d("2026-03-20"))
+    assert [r["case_id"] for r in pairings.overdue("gs", d("2026-04-15"))] == [visited]
