@@ -24,6 +24,7 @@ from services.eventstore import ClaimConflict, IndexedApplication, Put, Release,
 from services.eventstore.index import IndexOp
 from services.pairing.domain import (
     ACTIVE,
+    DEFAULT_CAPACITY,
     FILED,
     UNCOVERED,
     Cadre,
@@ -235,7 +236,7 @@ class Pairings(IndexedApplication):
         if existing.has_seen(event_id):
             return existing
         pairing = self._settle(exited, exited_on, "exit", SYSTEM)
-        for row in self._rows(CADRES, keys=freed):
+        for row in self._rows(CADRES, keys=freed) if freed else []:
             self.cover_waiting(row["federation"], exited_on, f"pairing of case {case_id} ended")
         return pairing
 
@@ -283,7 +284,8 @@ class Pairings(IndexedApplication):
             ops: list[IndexOp] = []
             slot = pairing.slot
             if row["cadre_id"] != pairing.cadre_id or pairing.status != ACTIVE:
-                candidate, free = self._candidate(row)
+                slots = self._rows(SLOTS, equal={"cadre_id": cadre_id})
+                candidate, free = self._candidates([row], slots)[cadre_id]
                 if not free:
                     raise CapacityFull(f"cadre {cadre_id} carries {candidate.load} of {candidate.capacity}")
                 claim = claim_slot(cadre_id, free[0], row["federation"], case_id)
@@ -338,7 +340,9 @@ class Pairings(IndexedApplication):
         if not in_subtree(root, scope):
             return []
         rows = self._rows(CADRES, equal={"unit_id": unit_id} if unit_id else None, subtree=("federation", root))
-        return [{**r, "load": c.load, "capacity": c.capacity} for r in rows for c in [self._candidate(r)[0]]]
+        found = self._candidates(rows, self._rows(SLOTS, subtree=("federation", root)))
+        return [{**r, "load": found[r["cadre_id"]][0].load, "capacity": found[r["cadre_id"]][0].capacity}
+                for r in rows]
 
     def units(self, scope: str, federation: str | None = None) -> list[dict[str, Any]]:
         root = federation or scope
@@ -356,16 +360,17 @@ class Pairings(IndexedApplication):
     def coverage(self, scope: str) -> dict[str, Any]:
         """Filed, paired and uncovered households under `scope`, and how many cadres carry 0, 1, 2…"""
         cases = self._rows(CASES, subtree=("federation", scope))
-        loads = [c.load for r in self._rows(CADRES, equal={"active": "1"}, subtree=("federation", scope))
-                 for c in [self._candidate(r)[0]]]
-        return coverage(cases, loads)
+        rows = self._rows(CADRES, equal={"active": "1"}, subtree=("federation", scope))
+        found = self._candidates(rows, self._rows(SLOTS, subtree=("federation", scope)))
+        return coverage(cases, [candidate.load for candidate, _ in found.values()])
 
     # Pairing itself.
 
     def cover_waiting(self, root: str, on: date, trigger: str) -> int:
         """Pair uncovered households at and under `root`, oldest first, while capacity there lasts."""
-        free = sum(len(self._candidate(r)[1])
-                   for r in self._rows(CADRES, equal={"active": "1"}, subtree=("federation", root)))
+        rows = self._rows(CADRES, equal={"active": "1"}, subtree=("federation", root))
+        free = sum(len(slots) for _, slots in self._candidates(rows, self._rows(SLOTS, subtree=("federation", root))
+                                                                ).values())
         paired = 0
         for row in self.uncovered(root):
             if paired >= free:
@@ -436,21 +441,33 @@ class Pairings(IndexedApplication):
         """The best free cadre for the household and the slot number to claim, or None."""
         above = ancestors(pairing.federation)
         rows = [r for fed in above for r in self._rows(CADRES, equal={"federation": fed, "active": "1"})]
-        found = {r["cadre_id"]: self._candidate(r) for r in rows}
+        found = self._candidates(rows, [s for fed in above for s in self._rows(SLOTS, equal={"federation": fed})])
         ranked = choices(pairing.federation, pairing.causes, [c for c, _ in found.values()])
         if not ranked:
             return None
         return ranked[0], found[ranked[0].candidate.cadre_id][1][0]
 
-    def _candidate(self, row: dict[str, Any]) -> tuple[Candidate, list[int]]:
-        """A cadre row as matching sees it, and the slot numbers still free below their capacity."""
-        held = {int(s["slot"].rsplit(":", 1)[1]) for s in self._rows(SLOTS, equal={"cadre_id": row["cadre_id"]})}
-        limits = {r["federation"]: r for r in self._rows(CAPACITY, keys=ancestors(row["federation"]))}
-        setting = next((limits[f] for f in ancestors(row["federation"]) if f in limits), None)
-        capacity = int(setting[row["rank"]]) if setting else {"leader": 2, "staff": 1}[row["rank"]]
-        candidate = Candidate(row["cadre_id"], row["unit_id"], row["function"], row["federation"],
-                              row["registered_at"], len(held), capacity)
-        return candidate, [n for n in range(capacity) if n not in held]
+    def _candidates(
+        self, rows: list[dict[str, Any]], slots: list[dict[str, Any]]
+    ) -> dict[str, tuple[Candidate, list[int]]]:
+        """Cadre rows as matching sees them, each with the slot numbers still free below its capacity.
+
+        `slots` holds (at least) every slot row of these cadres; the nearest capacity setting applies.
+        """
+        held: dict[str, set[int]] = {}
+        for slot in slots:
+            held.setdefault(slot["cadre_id"], set()).add(int(slot["slot"].rsplit(":", 1)[1]))
+        above = sorted({f for r in rows for f in ancestors(r["federation"])})
+        limits = {r["federation"]: r for r in self._rows(CAPACITY, keys=above)} if above else {}
+        found = {}
+        for row in rows:
+            setting = next((limits[f] for f in ancestors(row["federation"]) if f in limits), None)
+            capacity = int(setting[row["rank"]]) if setting else DEFAULT_CAPACITY[row["rank"]]
+            taken = held.get(row["cadre_id"], set())
+            candidate = Candidate(row["cadre_id"], row["unit_id"], row["function"], row["federation"],
+                                  row["registered_at"], len(taken), capacity)
+            found[row["cadre_id"]] = (candidate, [n for n in range(capacity) if n not in taken])
+        return found
 
     # Loading and saving.
 

@@ -1,0 +1,153 @@
+"""The pairing application on every backend: coverage, waiting lists and slots agree with the events."""
+
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from services.contracts import Envelope
+from services.eventstore.unit import UnitOfWork
+from services.pairing.application import Pairings
+from services.pairing.domain import Pairing
+from services.pairing.index import SLOTS
+from tests.unit.test_pairing_lifecycle import cadre, filed, moment, unit
+
+TODAY = date(2026, 12, 1)
+
+
+@pytest.fixture
+def pairings(env):
+    app = Pairings(env)
+    app.today = lambda: TODAY
+    yield app
+    app.close()
+
+
+def recount(app, case_ids):
+    """Coverage counted from the aggregates themselves, not the index."""
+    found = [app.repository.get(Pairing.create_id(c)) for c in case_ids]
+    filed_now = [p for p in found if p.state == "filed"]
+    loads = Counter(p.cadre_id for p in filed_now if p.status == "active")
+    return {
+        "filed": len(filed_now),
+        "paired": sum(1 for p in filed_now if p.status == "active"),
+        "uncovered": sum(1 for p in filed_now if p.status == "uncovered"),
+        "loads": loads,
+    }
+
+
+def index_loads(app):
+    return {c["cadre_id"]: c["load"] for c in app.cadres("gs") if c["load"]}
+
+
+def never_overfilled(app):
+    return all(c["load"] <= c["capacity"] for c in app.cadres("gs"))
+
+
+def test_thirty_households_wait_oldest_first_and_are_paired_as_cadres_arrive(pairings):
+    health = unit(pairings)
+    for rank in ("leader", "leader", "staff"):  # 2 + 2 + 1 = 5 slots for 30 households
+        cadre(pairings, health, "gs.by", rank)
+    filing_days = [date(2026, 1, 1) + timedelta(days=(7 * i) % 30) for i in range(30)]  # filed out of order
+    cases = [filed(pairings, "gs.by.pg", filed_on=day) for day in filing_days]
+    waiting = pairings.uncovered("gs")
+    assert len(waiting) == 25
+    assert [r["filed_on"] for r in waiting] == sorted(r["filed_on"] for r in waiting)
+    oldest_two = [r["case_id"] for r in waiting[:2]]
+
+    newcomer = cadre(pairings, health, "gs.by.pg", "leader")
+    assert {pairings.get_pairing(c, "gs").cadre_id for c in oldest_two} == {newcomer}
+    assert len(pairings.uncovered("gs")) == 23
+
+    pairings.set_capacity("gs.by", "gs", leader=10, staff=5, by="admin")
+    assert pairings.uncovered("gs") == []
+    coverage = pairings.coverage("gs")
+    assert (coverage["filed"], coverage["paired"], coverage["uncovered"]) == (30, 30, 0)
+    counted = recount(pairings, cases)
+    assert (counted["filed"], counted["paired"], counted["uncovered"]) == (30, 30, 0)
+    assert dict(counted["loads"]) == index_loads(pairings)
+    assert never_overfilled(pairings)
+
+
+def test_coverage_equals_a_recount_after_exits_retirements_and_refilings(pairings, env):
+    health, schools = unit(pairings, "health"), unit(pairings, "education")
+    doctors = [cadre(pairings, health, "gs.by", "leader") for _ in range(3)]
+    teacher = cadre(pairings, schools, "gs.by", "staff")
+    cases = [filed(pairings, "gs.by", causes=["illness"] if i % 3 else ["education"],
+                   filed_on=date(2026, 2, 1) + timedelta(days=i)) for i in range(12)]
+    for case_id in cases[:3]:
+        pairings.case_exited(case_id, "gs.by", reason="stable_employment", exited_on=date(2026, 6, 1),
+                             occurred_at=moment())
+    pairings.retire_cadre(doctors[0], "gs", retired_on=date(2026, 7, 1), reason="退休", by="admin")
+    pairings.case_refiled(cases[0], "gs.by", refiled_on=date(2026, 8, 1), occurred_at=moment())
+    pairings.retire_cadre(teacher, "gs", retired_on=date(2026, 8, 2), reason="调离", by="admin")
+
+    counted = recount(pairings, cases)
+    coverage = pairings.coverage("gs")
+    assert (coverage["filed"], coverage["paired"], coverage["uncovered"]) == (
+        counted["filed"], counted["paired"], counted["uncovered"])
+    assert dict(counted["loads"]) == index_loads(pairings)
+    assert never_overfilled(pairings)
+    slots = pairings.select_rows(SLOTS)
+    assert sorted(s["case_id"] for s in slots) == sorted(
+        c for c in cases if pairings.get_pairing(c, "gs").status == "active")
+
+    if "memory" not in env["PERSISTENCE_MODULE"]:
+        reopened = Pairings(env)
+        try:
+            assert reopened.coverage("gs") == coverage
+        finally:
+            reopened.close()
+
+
+def test_a_slot_taken_meanwhile_by_another_pairing_is_never_overfilled(pairings, monkeypatch):
+    doctor = cadre(pairings, unit(pairings), "gs.by", "leader")
+    first = filed(pairings)
+    rows = pairings._rows
+
+    def stale_once(table, **criteria):  # as if read before the first pairing claimed its slot
+        if table == SLOTS:
+            monkeypatch.setattr(pairings, "_rows", rows)
+            return []
+        return rows(table, **criteria)
+
+    monkeypatch.setattr(pairings, "_rows", stale_once)
+    second = filed(pairings)
+    third = filed(pairings)
+    assert pairings.get_pairing(first, "gs").slot == f"{doctor}:0"
+    assert pairings.get_pairing(second, "gs").slot == f"{doctor}:1"
+    assert pairings.get_pairing(third, "gs").status == "uncovered"
+    assert index_loads(pairings) == {doctor: 2}
+
+
+def intake(event_type, case_id, payload, offset):
+    at = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(seconds=offset)
+    return Envelope(str(uuid4()), event_type, 1, at, at, "gs.by", case_id, "intake", payload)
+
+
+def test_a_consumer_batch_of_intake_events_commits_pairings_and_positions_together(pairings):
+    doctor = cadre(pairings, unit(pairings), "gs.by", "leader")
+    case_ids = [str(uuid4()) for _ in range(4)]
+    events = []
+    for i, case_id in enumerate(case_ids):
+        events.append(intake("CaseOpened", case_id, {"category": "subsistence", "causes": ["illness"]}, i))
+        events.append(intake("CaseApproved", case_id, {"approved_on": "2026-03-13", "approver": "wang"}, i))
+        events.append(intake("CaseFiled", case_id, {"filed_on": f"2026-03-1{i}"}, i))
+    events.append(intake("CaseExited", case_ids[0], {"reason": "moved", "exited_on": "2026-05-01", "notes": "",
+                                                     "by": "li"}, 9))
+    batch = UnitOfWork()
+    pairings.bind(batch)
+    try:
+        for envelope in events:
+            pairings.apply_intake_event(envelope)
+    finally:
+        pairings.bind(None)
+    pairings.commit(batch.events, batch.index, [Tracking("relief.intake.case-events:0", len(events) - 1)])
+
+    statuses = [pairings.get_pairing(c, "gs").status for c in case_ids]
+    assert statuses == ["ended", "active", "active", "uncovered"]
+    assert index_loads(pairings) == {doctor: 2}
+    assert pairings.position("relief.intake.case-events:0") == len(events) - 1
+    assert [r["case_id"] for r in pairings.uncovered("gs")] == [case_ids[3]]
