@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -20,8 +20,9 @@ from eventsourcing.persistence import IntegrityError
 
 from services.contracts import Envelope, EventRefused
 from services.contracts.federation import in_subtree
-from services.eventstore import ClaimConflict, IndexedApplication, Put, Release, Table
+from services.eventstore import Claim, ClaimConflict, IndexedApplication, Put, Release, Table
 from services.eventstore.index import IndexOp
+from services.eventstore.unit import UnitOfWork
 from services.pairing.domain import (
     ACTIVE,
     DEFAULT_CAPACITY,
@@ -58,6 +59,7 @@ IGNORED_INTAKE_EVENTS = frozenset({
     "CaseVerified", "CaseDeliberated", "NoticePublished", "ObjectionRaised", "ObjectionResolved",
     "CaseApproved", "CaseReviewed", "MeasurePlanned", "MeasureDone",
 })
+T = TypeVar("T")
 SYSTEM = "pairing"  # the `by` of what the service decides itself
 
 
@@ -116,39 +118,60 @@ class Pairings(IndexedApplication):
     ) -> Cadre:
         """Register a cadre, then pair the households waiting for one that fits, oldest first."""
         self._require_scope(federation, scope)
-        unit: Unit = self._get(Unit, unit_id)
-        cadre = Cadre.register(name, unit, rank, federation, phone, user, by)
-        self._store(cadre, index=[Put(CADRES, cadre_row(cadre))])
-        self.cover_waiting(cadre.federation, self.today(), f"cadre {cadre.id} registered")
-        return cadre
+
+        def registered() -> Cadre:
+            unit: Unit = self._get(Unit, unit_id)
+            cadre = Cadre.register(name, unit, rank, federation, phone, user, by)
+            self._store(cadre, index=[Put(CADRES, cadre_row(cadre))])
+            self.cover_waiting(cadre.federation, self.today(), f"cadre {cadre.id} registered")
+            return cadre
+
+        return self._atomically(registered)
 
     def retire_cadre(self, cadre_id: str, scope: str, *, retired_on: date, reason: str, by: str) -> Cadre:
         """Retire a cadre and hand each of their households to the best free cadre (or list it uncovered)."""
-        cadre: Cadre = self._get(Cadre, cadre_id, scope)
-        cadre.retire(retired_on, reason, by, today=self.today())
-        self._store(cadre, index=[Put(CADRES, cadre_row(cadre))])
-        why = f"cadre {cadre_id} retired: {reason}"
-        for slot in self._rows(SLOTS, equal={"cadre_id": cadre_id}):
-            self._settle(self._as_it_is(slot["case_id"]), retired_on, why, by)
-        return cadre
+        def retired() -> Cadre:
+            cadre: Cadre = self._get(Cadre, cadre_id, scope)
+            cadre.retire(retired_on, reason, by, today=self.today())
+            self._store(cadre, index=[Put(CADRES, cadre_row(cadre))])
+            why = f"cadre {cadre_id} retired: {reason}"
+            for slot in self._rows(SLOTS, equal={"cadre_id": cadre_id}):
+                self._settle(self._as_it_is(slot["case_id"]), retired_on, why, by)
+            return cadre
+
+        return self._atomically(retired)
 
     def set_capacity(self, federation: str, scope: str, *, leader: int, staff: int, by: str) -> Capacity:
         """Set how many households cadres at and under `federation` carry; pair waiting households if raised."""
         self._require_scope(federation, scope)
-        try:
-            capacity: Capacity = self.load(Capacity.create_id(federation))
-        except AggregateNotFoundError:
-            capacity = Capacity.start(federation)
-        capacity.set(leader, staff, by)
-        row = {"federation": federation, "leader": str(leader), "staff": str(staff)}
-        self._store(capacity, index=[Put(CAPACITY, row)])
-        self.cover_waiting(federation, self.today(), f"capacity of {federation} set to {leader}/{staff}")
-        return capacity
+
+        def set_() -> Capacity:
+            try:
+                capacity: Capacity = self.load(Capacity.create_id(federation))
+            except AggregateNotFoundError:
+                capacity = Capacity.start(federation)
+            capacity.set(leader, staff, by)
+            row = {"federation": federation, "leader": str(leader), "staff": str(staff)}
+            self._store(capacity, index=[Put(CAPACITY, row)])
+            self.cover_waiting(federation, self.today(), f"capacity of {federation} set to {leader}/{staff}")
+            return capacity
+
+        return self._atomically(set_)
 
     # The case as intake reports it: one command per intake event pairing needs.
 
     def apply_intake_event(self, envelope: Envelope) -> None:
-        """Apply one of intake's integration events with its named command; ignore those pairing needs not."""
+        """Apply one of intake's integration events with its named command; ignore those pairing needs not.
+
+        An event about a case pairing never heard of, or out of order for the case (a filing of a rejected
+        case), is refused with the reason, to be parked where an operator sees it.
+        """
+        try:
+            self._apply(envelope)
+        except (NotFound, IllegalTransition) as problem:
+            raise EventRefused(f"{envelope.type} of case {envelope.case_id}: {problem}") from None
+
+    def _apply(self, envelope: Envelope) -> None:
         kind, p = envelope.type, envelope.payload
         case: dict[str, Any] = {"case_id": envelope.case_id, "federation": envelope.federation,
                 "occurred_at": envelope.occurred_at, "event_id": envelope.event_id}
@@ -232,13 +255,16 @@ class Pairings(IndexedApplication):
             freed[:] = [cadre_id] if slot and cadre_id else []
             return pairing, [Release(SLOTS, slot)] if slot else []
 
-        existing = self._pairing(case_id)
-        if existing.has_seen(event_id):
-            return existing
-        pairing = self._settle(exited, exited_on, "exit", SYSTEM)
-        for row in self._rows(CADRES, keys=freed) if freed else []:
-            self.cover_waiting(row["federation"], exited_on, f"pairing of case {case_id} ended")
-        return pairing
+        def ended() -> Pairing:
+            existing = self._pairing(case_id)
+            if existing.has_seen(event_id):
+                return existing
+            pairing = self._settle(exited, exited_on, "exit", SYSTEM)
+            for row in self._rows(CADRES, keys=freed) if freed else []:
+                self.cover_waiting(row["federation"], exited_on, f"pairing of case {case_id} ended")
+            return pairing
+
+        return self._atomically(ended)
 
     def case_closed(
         self, case_id: str, federation: str, *, reason: str, occurred_at: datetime, event_id: str | None = None
@@ -288,7 +314,7 @@ class Pairings(IndexedApplication):
                 candidate, free = self._candidates([row], slots)[cadre_id]
                 if not free:
                     raise CapacityFull(f"cadre {cadre_id} carries {candidate.load} of {candidate.capacity}")
-                claim = claim_slot(cadre_id, free[0], row["federation"], case_id)
+                claim = self._take_slot(cadre_id, free[0], row["federation"], case_id)
                 slot = claim.row["slot"]
                 ops = [Release(SLOTS, pairing.slot), claim] if pairing.slot else [claim]
             assert slot is not None
@@ -429,13 +455,28 @@ class Pairings(IndexedApplication):
         choice, n = best
         c = choice.candidate
         rule = {**choice.rule, "trigger": trigger}
-        claim = claim_slot(c.cadre_id, n, c.federation, pairing.case_id)
+        claim = self._take_slot(c.cadre_id, n, c.federation, pairing.case_id)
         contact = self._rows(CADRES, keys=[c.cadre_id])[0]["user_name"]
         if pairing.status == ACTIVE:
             pairing.reassign(c.unit_id, c.cadre_id, contact, rule, trigger, on, claim.row["slot"], by)
         else:
             pairing.assign(c.unit_id, c.cadre_id, contact, rule, on, claim.row["slot"], by)
         return [*ops, claim]
+
+    def _take_slot(self, cadre_id: str, n: int, federation: str, case_id: str) -> Claim | Put:
+        """Claim a cadre's slot n; a slot this very transaction released is ours, so it is overwritten.
+
+        (The in-memory store checks claims before applying the transaction's releases; a release and a
+        claim of one key in one transaction would fail there though it is sound everywhere.)
+        """
+        claim = claim_slot(cadre_id, n, federation, case_id)
+        unit = self.unit
+        if unit is None:
+            return claim
+        key = claim.row["slot"]
+        touching = [op for op in unit.index
+                    if op.table == SLOTS and (op.key if isinstance(op, Release) else op.row["slot"]) == key]
+        return Put(SLOTS, claim.row) if touching and isinstance(touching[-1], Release) else claim
 
     def _best(self, pairing: Pairing) -> tuple[Choice, int] | None:
         """The best free cadre for the household and the slot number to claim, or None."""
@@ -505,6 +546,31 @@ class Pairings(IndexedApplication):
     def _require_scope(federation: str, scope: str) -> None:
         if not in_subtree(federation, scope):
             raise OutsideScope(f"{federation} is outside the caller's federation {scope}")
+
+    def _atomically(self, command: Callable[[], T]) -> T:
+        """Run a command that changes several aggregates so that all of it is stored in one transaction.
+
+        In a consumer's batch the batch is that transaction. Otherwise the command runs in its own unit of
+        work and commits at the end; a slot claimed meanwhile by another save fails the commit, and the
+        whole command runs again on what the store now holds.
+        """
+        if self.unit is not None:
+            return command()
+        for _ in range(ATTEMPTS):
+            unit = UnitOfWork()
+            self.bind(unit)
+            try:
+                result = command()
+            finally:
+                self.bind(None)
+            try:
+                self.commit(unit.events, unit.index, [])
+            except ClaimConflict:
+                continue
+            except IntegrityError:
+                raise ConcurrentChange("the record changed while this request ran; try again") from None
+            return result
+        raise ConcurrentChange("free slots kept being taken by other pairings; try again")
 
     def _store(self, *aggregates: Aggregate, index: list[IndexOp]) -> None:
         try:

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.contracts import Envelope
+from services.contracts import Envelope, EventRefused
 from services.eventstore import store_env
 from services.eventstore.unit import UnitOfWork
 from services.pairing.application import CapacityFull, OutsideSubtree, Pairings
@@ -223,3 +223,22 @@ def test_in_one_batch_a_later_event_sees_the_slots_earlier_ones_took(pairings):
     pairings.commit(unit_of_work.events, unit_of_work.index, [])
     assert [pairing(pairings, c).status for c in cases] == ["active", "active", "uncovered"]
     assert pairings.coverage("gs") == {"filed": 3, "paired": 2, "uncovered": 1, "cadre_loads": {"2": 1}}
+
+
+def test_an_intake_event_about_an_unknown_case_or_out_of_order_is_refused_with_the_reason(pairings):
+    with pytest.raises(EventRefused, match="no case"):
+        pairings.apply_intake_event(envelope("CaseExited", str(uuid4()), {
+            "reason": "moved", "exited_on": "2026-05-01", "notes": "", "by": "li"}))
+    case_id = str(uuid4())
+    pairings.apply_intake_event(envelope("CaseOpened", case_id, {"category": "subsistence", "causes": ["illness"]}))
+    pairings.apply_intake_event(envelope("CaseWithdrawn", case_id, {"reason": "moved", "by": "li"}))
+    with pytest.raises(EventRefused, match="cannot file"):
+        pairings.apply_intake_event(envelope("CaseFiled", case_id, {"filed_on": "2026-03-13"}))
+
+
+def test_an_exit_and_the_pairing_it_makes_possible_are_stored_together(pairings):
+    cadre(pairings, unit(pairings))
+    first, waiting = filed(pairings), filed(pairings)
+    pairings.case_exited(first, "gs.by", reason="moved", exited_on=date(2026, 6, 1), occurred_at=moment())
+    assert pairings.coverage("gs") == {"filed": 1, "paired": 1, "uncovered": 0, "cadre_loads": {"1": 1}}
+    assert pairing(pairings, waiting).slot == pairing(pairings, first).history[0]["cadre_id"] + ":0"
