@@ -7,6 +7,7 @@ from uuid import uuid4
 import pytest
 
 from services.contracts import Envelope, EventRefused
+from services.contracts.pairing_events import SCHEMAS
 from services.eventstore import store_env
 from services.eventstore.unit import UnitOfWork
 from services.pairing.application import CapacityFull, OutsideSubtree, Pairings
@@ -242,3 +243,46 @@ def test_an_exit_and_the_pairing_it_makes_possible_are_stored_together(pairings)
     pairings.case_exited(first, "gs.by", reason="moved", exited_on=date(2026, 6, 1), occurred_at=moment())
     assert pairings.coverage("gs") == {"filed": 1, "paired": 1, "uncovered": 0, "cadre_loads": {"1": 1}}
     assert pairing(pairings, waiting).slot == pairing(pairings, first).history[0]["cadre_id"] + ":0"
+
+
+PUBLISHED = {
+    "Pairing.Assigned": "PairingAssigned", "Pairing.Reassigned": "PairingReassigned", "Pairing.Ended": "PairingEnded",
+    "Pairing.CoverageGap": "CoverageGap", "Pairing.VisitRecorded": "VisitRecorded",
+    "Unit.Registered": "UnitRegistered", "Cadre.Registered": "CadreRegistered", "Cadre.Retired": "CadreRetired",
+}
+
+
+def contract_payload(domain_event, schema):
+    """What an outbound builder would publish, field by field, from the domain event alone."""
+    phone = getattr(domain_event, "phone", "")
+    derived = {"unit_id": str(domain_event.originator_id), "cadre_id": str(domain_event.originator_id),
+               "phone_masked": phone[:3] + "****" + phone[-4:]}
+    return {name: getattr(domain_event, name) if hasattr(domain_event, name) else derived[name]
+            for name in schema().fields}
+
+
+def test_every_event_carries_its_federation_and_published_ones_fill_their_contracts(pairings):
+    health = unit(pairings)
+    leaving = cadre(pairings, health, rank="leader")
+    case_id = filed(pairings)
+    filed(pairings)
+    cadre(pairings, health, rank="leader")
+    filed(pairings)
+    pairings.retire_cadre(leaving, "gs", retired_on=date(2026, 9, 1), reason="调离", by="admin")
+    pairings.record_visit(case_id, "gs", role="caseworker", user="li", visited_on=date(2026, 9, 2), kind="routine",
+                          findings="ok", problems_solved="", measures="", next_steps="")
+    pairings.case_exited(case_id, "gs.by", reason="moved", exited_on=date(2026, 10, 1), occurred_at=moment())
+    seen = set()
+    for notification in pairings.recorder.select_notifications(1, 1000):
+        domain_event = pairings.mapper.to_domain_event(notification)
+        name = type(domain_event).__qualname__
+        assert domain_event.federation in ("gs", "gs.by"), name
+        if name.startswith("Pairing."):
+            assert domain_event.case_id, name
+        if name in PUBLISHED:
+            seen.add(name)
+            schema = SCHEMAS[PUBLISHED[name]]
+            payload = contract_payload(domain_event, schema)
+            assert schema().validate(payload) == {}, (name, payload)
+            assert "13912345678" not in str(payload)
+    assert seen == set(PUBLISHED)
