@@ -9,6 +9,7 @@ index reads go through `_rows`, which adds the batch's unsaved rows for the same
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -96,6 +97,10 @@ class Pairings(IndexedApplication):
 
     name = "Pairing"
     tables = TABLES
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._scans = threading.local()  # per green thread: how far its unit of work's index was sorted
 
     def today(self) -> date:
         """The day business dates are checked against (the domain has no clock); tests may fix it."""
@@ -470,12 +475,8 @@ class Pairings(IndexedApplication):
         claim of one key in one transaction would fail there though it is sound everywhere.)
         """
         claim = claim_slot(cadre_id, n, federation, case_id)
-        unit = self.unit
-        if unit is None:
-            return claim
         key = claim.row["slot"]
-        touching = [op for op in unit.index
-                    if op.table == SLOTS and (op.key if isinstance(op, Release) else op.row["slot"]) == key]
+        touching = [op for op in self._unsaved(SLOTS) if (op.key if isinstance(op, Release) else op.row["slot"]) == key]
         return Put(SLOTS, claim.row) if touching and isinstance(touching[-1], Release) else claim
 
     def _best(self, pairing: Pairing) -> tuple[Choice, int] | None:
@@ -515,10 +516,26 @@ class Pairings(IndexedApplication):
     def _rows(self, table: Table, **criteria: Any) -> list[dict[str, Any]]:
         """Index rows as this save will find them: the store's, with the running batch's unsaved writes."""
         rows = self.select_rows(table, **criteria)
+        ops = self._unsaved(table)
+        if not ops:
+            return rows
+        return pending(rows, ops, table, criteria.get("equal"), criteria.get("subtree"), criteria.get("keys"))
+
+    def _unsaved(self, table: Table) -> list[IndexOp]:
+        """The running unit of work's index writes to `table`, in order (sorted by table as they arrive)."""
         unit = self.unit
         if unit is None:
-            return rows
-        return pending(rows, unit.index, table, criteria.get("equal"), criteria.get("subtree"), criteria.get("keys"))
+            return []
+        scan: tuple[UnitOfWork, list[int], dict[str, list[IndexOp]]] | None = getattr(self._scans, "scan", None)
+        if scan is None or scan[0] is not unit:
+            scan = (unit, [0], {})
+            self._scans.scan = scan
+        _, done, by_table = scan
+        for op in unit.index[done[0]:]:
+            by_table.setdefault(op.table.name, []).append(op)
+        done[0] = len(unit.index)
+        found: list[IndexOp] = by_table.get(table.name, [])
+        return found
 
     def _find(self, case_id: str) -> Pairing | None:
         try:

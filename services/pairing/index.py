@@ -103,7 +103,7 @@ def pending(
         return rows
     by_key = {r[table.key]: r for r in rows}
     for op in ops:
-        if op.table != table:
+        if op.table.name != table.name:
             continue
         if isinstance(op, Release):
             by_key.pop(op.key, None)
