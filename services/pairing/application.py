@@ -10,6 +10,7 @@ index reads go through `_rows`, which adds the batch's unsaved rows for the same
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -52,7 +53,7 @@ from services.pairing.index import (
     pending,
     unit_row,
 )
-from services.pairing.matching import Candidate, Choice, ancestors, choices, gap_reason
+from services.pairing.matching import Candidate, Choice, ancestors, choices, fitting_functions, gap_reason
 
 ATTEMPTS = 20  # a lost slot claim means another pairing took that slot: re-read and try again
 # Intake events pairing has no use for: the steps before filing, reviews and the household plan.
@@ -398,16 +399,28 @@ class Pairings(IndexedApplication):
     # Pairing itself.
 
     def cover_waiting(self, root: str, on: date, trigger: str) -> int:
-        """Pair uncovered households at and under `root`, oldest first, while capacity there lasts."""
+        """Pair uncovered households at and under `root`, oldest first, while capacity there lasts.
+
+        Only a household that a function with free slots at or under `root` fits is tried: the others
+        were uncovered before and nothing changed for them.
+        """
         rows = self._rows(CADRES, equal={"active": "1"}, subtree=("federation", root))
-        free = sum(len(slots) for _, slots in self._candidates(rows, self._rows(SLOTS, subtree=("federation", root))
-                                                                ).values())
+        free: Counter[str] = Counter()
+        for candidate, slots in self._candidates(rows, self._rows(SLOTS, subtree=("federation", root))).values():
+            free[candidate.function] += len(slots)
         paired = 0
         for row in self.uncovered(root):
-            if paired >= free:
+            if not +free:
                 break
+            fits = [f for _, f in fitting_functions(row["causes"].split(",") if row["causes"] else [])]
+            if not any(free[f] > 0 for f in fits):
+                continue
             pairing = self._settle(self._as_it_is(row["case_id"]), on, f"capacity appeared: {trigger}", SYSTEM)
-            paired += pairing.status == ACTIVE
+            if pairing.status == ACTIVE:
+                paired += 1
+                rule = pairing.history[-1]["rule"]
+                if in_subtree(rule["cadre_federation"], root) and free[rule["function"]] > 0:
+                    free[rule["function"]] -= 1
         return paired
 
     def _change(

@@ -286,3 +286,12 @@ def test_every_event_carries_its_federation_and_published_ones_fill_their_contra
             assert schema().validate(payload) == {}, (name, payload)
             assert "13912345678" not in str(payload)
     assert seen == set(PUBLISHED)
+
+
+def test_a_new_cadre_pairs_the_oldest_waiting_household_it_fits_and_leaves_the_others_waiting(pairings):
+    ill = filed(pairings, causes=["illness"], filed_on=date(2026, 3, 1))
+    schooling = filed(pairings, causes=["education"], filed_on=date(2026, 3, 5))
+    later_schooling = filed(pairings, causes=["education"], filed_on=date(2026, 3, 9))
+    teacher = cadre(pairings, unit(pairings, "education"))
+    assert pairing(pairings, schooling).cadre_id == teacher
+    assert [r["case_id"] for r in pairings.uncovered("gs")] == [ill, later_schooling]
