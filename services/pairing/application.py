@@ -302,7 +302,8 @@ class Pairings(IndexedApplication):
     ) -> Pairing:
         """Pair the household with a named cadre (and contact), within capacity and the federation's line."""
         require_text(reason, "reason")
-        for _ in range(ATTEMPTS):
+
+        def moved() -> Pairing:
             pairing = self._pairing(case_id, scope)
             if pairing.state != FILED:
                 raise IllegalTransition(f"only a filed case is paired; this one is {pairing.state}")
@@ -314,10 +315,9 @@ class Pairings(IndexedApplication):
             if row["federation"] not in ancestors(pairing.federation):
                 raise OutsideSubtree(f"a cadre of {row['federation']} does not cover a case of {pairing.federation}")
             ops: list[IndexOp] = []
-            slot = pairing.slot
-            if row["cadre_id"] != pairing.cadre_id or pairing.status != ACTIVE:
-                slots = self._rows(SLOTS, equal={"cadre_id": cadre_id})
-                candidate, free = self._candidates([row], slots)[cadre_id]
+            slot, before = pairing.slot, pairing.cadre_id if pairing.status == ACTIVE else None
+            if cadre_id != before:
+                candidate, free = self._candidates([row], self._rows(SLOTS, equal={"cadre_id": cadre_id}))[cadre_id]
                 if not free:
                     raise CapacityFull(f"cadre {cadre_id} carries {candidate.load} of {candidate.capacity}")
                 claim = self._take_slot(cadre_id, free[0], row["federation"], case_id)
@@ -327,16 +327,16 @@ class Pairings(IndexedApplication):
             rule = {"override": True, "reason": reason, "by": by, "cadre_federation": row["federation"],
                     "summary": f"set by coordinator {by}: {reason}"}
             who = contact or row["user_name"]
-            if pairing.status == ACTIVE:
+            if before is not None:
                 pairing.reassign(row["unit_id"], cadre_id, who, rule, reason, self.today(), slot, by)
             else:
                 pairing.assign(row["unit_id"], cadre_id, who, rule, self.today(), slot, by)
-            try:
-                self._store(pairing, index=[*ops, case_put(pairing)])
-                return pairing
-            except ClaimConflict:
-                continue
-        raise ConcurrentChange("the cadre's slots kept changing; try again")
+            self._store(pairing, index=[*ops, case_put(pairing)])
+            for old in self._rows(CADRES, keys=[before]) if before and before != cadre_id else []:
+                self.cover_waiting(old["federation"], self.today(), f"case {case_id} moved to cadre {cadre_id}")
+            return pairing
+
+        return self._atomically(moved)
 
     # Visits (走访).
 

@@ -295,3 +295,15 @@ def test_a_new_cadre_pairs_the_oldest_waiting_household_it_fits_and_leaves_the_o
     teacher = cadre(pairings, unit(pairings, "education"))
     assert pairing(pairings, schooling).cadre_id == teacher
     assert [r["case_id"] for r in pairings.uncovered("gs")] == [ill, later_schooling]
+
+
+def test_a_slot_an_override_frees_goes_to_the_oldest_waiting_household(pairings):
+    doctor = cadre(pairings, unit(pairings, "health"))
+    moved = filed(pairings, filed_on=date(2026, 3, 1))
+    waiting = filed(pairings, filed_on=date(2026, 3, 2))
+    teacher = cadre(pairings, unit(pairings, "education"))  # fits no waiting household: nobody moves
+    assert pairing(pairings, waiting).status == "uncovered"
+    pairings.override(moved, "gs", cadre_id=teacher, contact=None, reason="子女就学为主", by="coordinator")
+    assert pairing(pairings, moved).cadre_id == teacher
+    assert pairing(pairings, waiting).cadre_id == doctor
+    assert pairing(pairings, waiting).history[-1]["rule"]["trigger"].startswith("capacity appeared: case")
