@@ -48,6 +48,7 @@ from services.pairing.index import (
     case_put,
     claim_slot,
     coverage,
+    household,
     oldest_first,
     overdue_households,
     pending,
@@ -388,6 +389,14 @@ class Pairings(IndexedApplication):
         """Households behind on their due visit, with days overdue and the cadre responsible."""
         rows = self._rows(CASES, subtree=("federation", scope))
         return overdue_households(rows, as_of, self.follow_up_months)
+
+    def households(self, user: str, as_of: date) -> list[dict[str, Any]]:
+        """The households a cadre (by login name) is responsible for, with the last visit and the next due."""
+        found = []
+        for row in self._rows(CADRES, equal={"user_name": user}):
+            for case in self._rows(CASES, equal={"cadre_id": row["cadre_id"]}):
+                found.append({**household(case, as_of, self.follow_up_months), "cadre_id": row["cadre_id"]})
+        return found
 
     def coverage(self, scope: str) -> dict[str, Any]:
         """Filed, paired and uncovered households under `scope`, and how many cadres carry 0, 1, 2…"""

@@ -17,7 +17,7 @@ from services.contracts.federation import in_subtree
 from services.eventstore import Claim, Put, Release, Table
 from services.eventstore.index import IndexOp
 from services.pairing.domain import ACTIVE, FILED, UNCOVERED, Cadre, Pairing, Unit
-from services.pairing.visits import Period, overdue
+from services.pairing.visits import Period, next_due, overdue
 
 UNITS = Table("pairing_units", key="unit_id", columns=("name", "function", "federation"),
               indexes=(("federation",),))
@@ -25,7 +25,7 @@ CADRES = Table(
     "pairing_cadres",
     key="cadre_id",
     columns=("name", "unit_id", "function", "rank", "federation", "user_name", "active", "registered_at"),
-    indexes=(("federation", "active"), ("unit_id",)),
+    indexes=(("federation", "active"), ("unit_id",), ("user_name",)),
 )
 CAPACITY = Table("pairing_capacity", key="federation", columns=("leader", "staff"))
 SLOTS = Table("pairing_slots", key="slot", columns=("cadre_id", "federation", "case_id"),
@@ -37,7 +37,7 @@ CASES = Table(
         "federation", "state", "status", "causes", "unit_id", "cadre_id", "contact", "assigned_on",
         "filed_on", "filed_at", "first_filed_on", "reason", "periods", "visits",
     ),
-    indexes=(("status", "federation"), ("federation",)),
+    indexes=(("status", "federation"), ("federation",), ("cadre_id",)),
 )
 TABLES = (UNITS, CADRES, CAPACITY, SLOTS, CASES)
 
@@ -132,9 +132,7 @@ def overdue_households(rows: list[dict[str, Any]], as_of: date, follow_up_months
     """Each household behind on a due visit, most overdue first, with the cadre responsible."""
     found = []
     for row in rows:
-        periods = [Period(date.fromisoformat(f), date.fromisoformat(e) if e else None)
-                   for f, e in json.loads(row["periods"] or "[]")]
-        visits = [date.fromisoformat(v) for v in json.loads(row["visits"] or "[]")]
+        periods, visits = decoded(row)
         behind = overdue(periods, visits, as_of, follow_up_months) if periods else None
         if behind is None:
             continue
@@ -146,6 +144,26 @@ def overdue_households(rows: list[dict[str, Any]], as_of: date, follow_up_months
             "last_visit_on": visits[-1].isoformat() if visits else None,
         })
     return sorted(found, key=lambda r: (-r["days_overdue"], r["case_id"]))
+
+
+def decoded(row: dict[str, Any]) -> tuple[list[Period], list[date]]:
+    """A case row's filing periods and visit dates."""
+    periods = [Period(date.fromisoformat(f), date.fromisoformat(e) if e else None)
+               for f, e in json.loads(row["periods"] or "[]")]
+    return periods, [date.fromisoformat(v) for v in json.loads(row["visits"] or "[]")]
+
+
+def household(row: dict[str, Any], as_of: date, follow_up_months: int) -> dict[str, Any]:
+    """A household as its cadre sees it: the case, its last visit and the next visit due."""
+    periods, visits = decoded(row)
+    due = next_due(periods, visits, as_of, follow_up_months) if periods else None
+    return {
+        "case_id": row["case_id"], "federation": row["federation"], "state": row["state"],
+        "status": row["status"], "contact": row["contact"],
+        "last_visit_on": visits[-1].isoformat() if visits else None,
+        "next_due": None if due is None else {"kind": due.kind, "from": due.starts_on.isoformat(),
+                                              "by": due.ends_on.isoformat()},
+    }
 
 
 def coverage(cases: list[dict[str, Any]], loads: list[int]) -> dict[str, Any]:

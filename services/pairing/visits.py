@@ -106,3 +106,11 @@ def overdue(
         return None
     first = run[-1]
     return first, (as_of - first.ends_on).days, len(run)
+
+
+def next_due(
+    periods: Sequence[Period], visits: Sequence[date], as_of: date, follow_up_months: int = FOLLOW_UP_MONTHS
+) -> Due | None:
+    """The first window still open on `as_of` (ending on or after it) that has no visit yet, if any."""
+    ahead = dues(periods, as_of + timedelta(days=366), follow_up_months)
+    return next((d for d in ahead if d.ends_on >= as_of and not visited(d, visits)), None)

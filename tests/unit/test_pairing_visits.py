@@ -7,7 +7,7 @@ import pytest
 from services.eventstore import store_env
 from services.pairing.application import NotYourHousehold, Pairings
 from services.pairing.domain import FutureDate, NotPaired, VisitBeforeFiling
-from services.pairing.visits import Period, add_months, dues, overdue, quarter_of
+from services.pairing.visits import Due, Period, add_months, dues, next_due, overdue, quarter_of
 from tests.unit.test_pairing_lifecycle import cadre, filed, unit
 
 
@@ -186,3 +186,21 @@ def test_overdue_lists_households_without_their_due_visit_with_the_cadre(pairing
     assert (waiting["case_id"], waiting["cadre_id"]) == (visited, None)
     visit(pairings, case_id, visited_on=d("2026-03-20"))
     assert [r["case_id"] for r in pairings.overdue("gs", d("2026-04-15"))] == [visited]
+
+
+def test_the_next_visit_due_is_the_open_window_without_a_visit():
+    period = [Period(d("2026-01-05"))]
+    assert next_due(period, [], d("2026-02-01")).ends_on == d("2026-03-31")
+    assert next_due(period, [d("2026-01-20")], d("2026-02-01")).ends_on == d("2026-06-30")
+    exited = [Period(d("2026-01-05"), d("2026-02-15"))]
+    assert next_due(exited, [], d("2026-03-01")) == Due("follow_up", d("2026-02-15"), d("2026-08-14"))
+    assert next_due(exited, [d("2026-03-01"), d("2026-09-01")], d("2026-09-02")) is None
+
+
+def test_a_cadre_sees_their_households_with_the_last_visit_and_the_next_due(pairings, paired):
+    case_id, doctor, user = paired
+    visit(pairings, case_id, role="cadre", user=user, visited_on=d("2026-11-20"))
+    [mine] = pairings.households(user, d("2026-12-01"))
+    assert (mine["case_id"], mine["cadre_id"], mine["last_visit_on"]) == (case_id, doctor, "2026-11-20")
+    assert mine["next_due"] == {"kind": "quarter", "from": "2027-01-01", "by": "2027-03-31"}
+    assert pairings.households("nobody", d("2026-12-01")) == []
