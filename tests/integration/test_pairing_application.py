@@ -11,7 +11,7 @@ from services.contracts import Envelope
 from services.eventstore.unit import UnitOfWork
 from services.pairing.application import Pairings
 from services.pairing.domain import Pairing
-from services.pairing.index import SLOTS
+from services.pairing.index import SLOTS, claim_slot
 from tests.unit.test_pairing_lifecycle import cadre, filed, moment, unit
 
 TODAY = date(2026, 12, 1)
@@ -151,3 +151,23 @@ def test_a_consumer_batch_of_intake_events_commits_pairings_and_positions_togeth
     assert index_loads(pairings) == {doctor: 2}
     assert pairings.position("relief.intake.case-events:0") == len(events) - 1
     assert [r["case_id"] for r in pairings.uncovered("gs")] == [case_ids[3]]
+
+
+def test_a_command_whose_commit_loses_a_slot_runs_again_on_what_the_store_holds(pairings, monkeypatch):
+    pairings.set_capacity("gs.by", "gs", leader=1, staff=1, by="admin")
+    leader = cadre(pairings, unit(pairings), "gs.by", "leader")
+    filed(pairings)
+    waiting = filed(pairings)
+    commit = pairings.commit
+    other = str(uuid4())
+
+    def another_replica_first(events, index, positions):  # its pairing claims the slot this command chose
+        monkeypatch.setattr(pairings, "commit", commit)
+        pairings.record(index=[claim_slot(leader, 1, "gs.by", other)])
+        commit(events, index, positions)
+
+    monkeypatch.setattr(pairings, "commit", another_replica_first)
+    pairings.set_capacity("gs.by", "gs", leader=2, staff=1, by="admin")
+    assert pairings.get_pairing(waiting, "gs").status == "uncovered"
+    assert [(c["load"], c["capacity"]) for c in pairings.cadres("gs")] == [(2, 2)]
+    assert sorted(s["slot"] for s in pairings.select_rows(SLOTS)) == [f"{leader}:0", f"{leader}:1"]
