@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from nameko.extensions import Entrypoint
 
 from services.contracts import DEAD_LETTER_TOPIC, EventRefused, InvalidEvent, decode
-from services.eventstore import IndexedApplication
+from services.eventstore import ClaimConflict, IndexedApplication
 from services.metrics import (
     CONSUMER_LAG,
     CONSUMER_STALLED,
@@ -160,7 +160,7 @@ class EventConsumer(Entrypoint):
                 self._apply_once(app, messages, subscription, dead_letters, retrying)
                 self._retrying = None
                 return
-            except (IntegrityError, *TRANSIENT) as exc:
+            except (IntegrityError, ClaimConflict, *TRANSIENT) as exc:  # a concurrent write took what we read
                 self._retrying = f"{type(exc).__name__}: {exc}"
                 log.warning("could not commit %d message(s) (%s); retrying in %.1fs", len(messages), exc, backoff)
             eventlet.sleep(backoff)
