@@ -54,7 +54,7 @@ from services.pairing.schemas import (
     VisitList,
     VisitRequest,
 )
-from services.pairing.views import cadre_view, capacity_view, pairing_view, unit_view, visit_list
+from services.pairing.views import cadre_view, capacity_view, pairing_view, unit_list, unit_view, visit_list
 from services.runtime.store import EventStore
 from services.runtime.waker import HubWaker
 from services.web.auth import Principal
@@ -106,7 +106,7 @@ class PairingService(Operations):
     @route("GET", "/units", roles=READERS, query=FederationQuery, response=UnitList,
            summary="Helper units at and under a federation (default yours)")
     def list_units(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
-        return 200, {"units": self.pairings.units(principal.federation, query.get("federation"))}
+        return 200, unit_list(self.pairings.units(principal.federation, query.get("federation")))
 
     @route("POST", "/cadres", roles=COORDINATORS, body=CadreRequest, response=CadreView,
            summary="Register a cadre (帮扶责任人); households waiting for one are paired at once")

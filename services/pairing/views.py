@@ -6,18 +6,22 @@ from typing import Any
 
 from services.intake.identity import mask_phone
 from services.pairing.domain import ENDED, Cadre, Capacity, Pairing, Unit
-from services.pairing.schemas import CadreView, CapacityView, PairingView, UnitView, VisitList
+from services.pairing.schemas import CadreView, CapacityView, PairingView, UnitList, UnitView, VisitList
 from services.web.auth import Principal
 
 SEES_PHONES = ("admin",)
 # One instance each: building a schema per response costs more than the dump.
 UNIT_VIEW, CADRE_VIEW, CAPACITY_VIEW = UnitView(), CadreView(), CapacityView()
-PAIRING_VIEW, VISIT_LIST = PairingView(), VisitList()
+PAIRING_VIEW, VISIT_LIST, UNIT_LIST = PairingView(), VisitList(), UnitList()
 
 
 def unit_view(unit: Unit) -> dict[str, Any]:
     return UNIT_VIEW.dump({"unit_id": str(unit.id), "name": unit.name, "function": unit.function,
                            "federation": unit.federation})
+
+
+def unit_list(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return UNIT_LIST.dump({"units": rows})
 
 
 def cadre_view(cadre: Cadre, principal: Principal, load: int, capacity: int) -> dict[str, Any]:

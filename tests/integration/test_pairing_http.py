@@ -263,6 +263,13 @@ def test_coverage_counts_filed_paired_uncovered_and_loads(api):
     assert api.client("auditor", "gs.t12").get("/coverage", federation="gs.t1").status_code == 403
 
 
+def test_a_visit_to_an_uncovered_household_is_409_for_a_caseworker_and_403_for_a_cadre(api):
+    case_id = filed(api, "gs.t15")  # no cadre anywhere above gs.t15 but at gs, where none is registered
+    answer = api.client("caseworker", "gs.t15").post(f"/cases/{case_id}/visits", VISIT)
+    assert answer.status_code == 409 and answer.json()["error"] == "not_paired"
+    assert api.client("cadre", "gs.t15", "nobody").post(f"/cases/{case_id}/visits", VISIT).status_code == 403
+
+
 # Bad input, roles, the served description.
 
 
@@ -286,6 +293,8 @@ def test_bad_query_or_capacity_is_400_naming_the_field(api):
     assert "as_of" in api.client().get("/visits/overdue", as_of="2026-13-01").json()["fields"]
     answer = api.client().put("/capacity/gs.t13", {"leader": 51, "staff": True})
     assert answer.status_code == 400 and {"leader", "staff"} <= set(answer.json()["fields"])
+    bad_path = api.client().put("/capacity/GS.T13", {"leader": 1, "staff": 1})
+    assert bad_path.status_code == 400 and "federation" in bad_path.json()["fields"]
 
 
 def test_only_a_coordinator_keeps_the_roster_and_only_in_their_federation(api):
