@@ -288,6 +288,20 @@ def test_bad_input_is_400_naming_the_field(api, path, body, field):
     assert field in answer.json()["fields"]
 
 
+def test_a_cadre_needs_a_mobile_phone_and_a_federation_under_their_units(api):
+    unit_id = unit(api, "gs.t16.a")
+    body = {"name": "王芳", "unit_id": unit_id, "rank": "staff", "federation": "gs.t16.a", "user": "wang"}
+    landline = api.client().post("/cadres", {**body, "phone": "0931-8123456"})
+    assert landline.status_code == 400 and "phone" in landline.json()["fields"]
+    above = api.client().post("/cadres", {**body, "phone": PHONE, "federation": "gs.t16"})
+    assert above.status_code == 400 and "federation" in above.json()["fields"]
+    created = api.client().post("/cadres", {**body, "phone": PHONE})
+    assert created.status_code == 201
+    assert {k: created.json()[k] for k in ("rank", "load", "capacity", "phone", "user", "active")} == {
+        "rank": "staff", "load": 0, "capacity": 1, "phone": PHONE, "user": "wang", "active": True}
+    assert api.client().post("/cadres", {**body, "phone": PHONE, "unit_id": str(uuid4())}).status_code == 404
+
+
 def test_bad_query_or_capacity_is_400_naming_the_field(api):
     assert "federation" in api.client().get("/units", federation="gs.by\n").json()["fields"]
     assert "as_of" in api.client().get("/visits/overdue", as_of="2026-13-01").json()["fields"]
