@@ -71,6 +71,7 @@ class EventConsumer(Entrypoint):
         self._fenced: str | None = None
         self._retrying: str | None = None  # why the current batch could not be committed yet
         self._lag_reported: set[Partition] = set()
+        self._recorded: dict[str, Message] = {}  # per partition, the last message whose position is recorded
 
     def start(self) -> None:
         self._done.clear()
@@ -126,7 +127,6 @@ class EventConsumer(Entrypoint):
         )
         self._subscription = subscription
         dead_letters = transport.publisher()
-        committed: dict[str, Message] = {}  # per partition, the last message whose position is recorded
         recommitted = time.monotonic()
         try:
             while not self._stopping:
@@ -134,15 +134,14 @@ class EventConsumer(Entrypoint):
                 messages = [m for m in subscription.poll(0.5) if (m.topic, m.partition) not in self._stalls]
                 if messages:
                     self._apply(app, messages, subscription, dead_letters)
-                    committed.update(self._recorded(app, messages))
                 self._report(subscription)
                 if messages or time.monotonic() - recommitted > RECOMMIT_SECONDS:
                     owned = {f"{t}:{p}" for t, p in subscription.assigned() or ()}
-                    committed = {name: m for name, m in committed.items() if name in owned}
+                    self._recorded = {name: m for name, m in self._recorded.items() if name in owned}
                     # Kafka's committed offsets (what `kafka-consumer-groups` shows) follow the recorded
                     # positions, never a stalled partition's unapplied messages; committing again now and
                     # then is also how a replica learns it was fenced while it had nothing to read.
-                    subscription.commit(list(committed.values()))
+                    subscription.commit(list(self._recorded.values()))
                     recommitted = time.monotonic()
         finally:
             self._subscription = None
@@ -202,6 +201,8 @@ class EventConsumer(Entrypoint):
                 positions[message.position_name] = max(message.offset, positions.get(message.position_name, -1))
             if positions:
                 app.commit(events, index, [Tracking(name, offset) for name, offset in positions.items()])
+                for message in done:
+                    self._note_recorded(message)
             failpoints.reached("consumer.after_record")
             applied = {id(m) for m in done} - {id(m) for m, _, _ in parked}
             self._count([d for d in valid if id(d.message) in applied], time.perf_counter() - started)
@@ -209,15 +210,11 @@ class EventConsumer(Entrypoint):
                 EVENTS_DUPLICATE.labels(self.container.service_name, valid[0].message.topic).inc(batch.resends)
             remaining = rest
 
-    def _recorded(self, app: IndexedApplication, messages: list[Message]) -> dict[str, Message]:
-        """Per partition of these messages, the last one at or below the position recorded for it."""
-        recorded = {name: app.position(name) for name in {m.position_name for m in messages}}
-        last: dict[str, Message] = {}
-        for message in messages:
-            position = recorded[message.position_name]
-            if position is not None and message.offset <= position:
-                last[message.position_name] = message
-        return last
+    def _note_recorded(self, message: Message) -> None:
+        """Remember the newest message per partition whose position is in the store (for Kafka's offsets)."""
+        known = self._recorded.get(message.position_name)
+        if known is None or known.offset < message.offset:
+            self._recorded[message.position_name] = message
 
     def _unapplied(self, app: IndexedApplication, messages: list[Message], retrying: Partition | None) -> list[Message]:
         """Drop messages whose position is already recorded (a redelivery) and those of stalled partitions."""
@@ -230,6 +227,7 @@ class EventConsumer(Entrypoint):
             last = recorded[message.position_name]
             if last is not None and message.offset <= last:
                 EVENTS_DUPLICATE.labels(self.container.service_name, message.topic).inc()
+                self._note_recorded(message)
                 continue
             fresh.append(message)
         return fresh
