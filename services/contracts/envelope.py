@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
@@ -71,6 +72,30 @@ class EnvelopeSchema(Schema):
 
 
 ENVELOPE = EnvelopeSchema()
+EVENT_IDS = uuid5(NAMESPACE_URL, "urn:relief:event")
+
+
+def event_id(originator_id: UUID, version: int) -> str:
+    """The same stored event always gets the same id, so a resend is recognisable downstream."""
+    return str(uuid5(EVENT_IDS, f"{originator_id}:{version}"))
+
+
+def from_stored(
+    domain_event: Any, *, type: str, service: str, federation: str, case_id: str, payload: dict[str, Any],
+    recorded_at: datetime,
+) -> Envelope:
+    """The version-1 integration event of a stored domain event: its id and time come from the event."""
+    return Envelope(
+        event_id=event_id(domain_event.originator_id, domain_event.originator_version),
+        type=type,
+        version=1,
+        occurred_at=domain_event.timestamp,
+        recorded_at=recorded_at,
+        federation=federation,
+        case_id=case_id,
+        service=service,
+        payload=payload,
+    )
 
 
 def encode(envelope: Envelope, check: bool = False) -> bytes:

@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
 from services.contracts import Envelope
+from services.contracts.envelope import from_stored
 from services.eventstore import IndexedApplication
 from services.intake.case_index import CASES
 from services.intake.identity import mask_id_number, mask_phone, person_digest
-
-EVENT_IDS = uuid5(NAMESPACE_URL, "urn:relief:event")
 
 Payload = dict[str, Any]
 Builder = Callable[[Any, str], Payload]  # (domain event, person key) -> payload
@@ -125,11 +124,6 @@ BUILDERS: dict[str, tuple[str, Builder]] = {
 TYPES = {stored: published for stored, (published, _) in BUILDERS.items()}
 
 
-def event_id(originator_id: UUID, version: int) -> str:
-    """The same stored event always gets the same id, so a resend is recognisable downstream."""
-    return str(uuid5(EVENT_IDS, f"{originator_id}:{version}"))
-
-
 def case_event(app: IndexedApplication, notification: Notification, now: datetime) -> Envelope | None:
     """The integration event of one stored event, or None if the event stays inside intake."""
     domain_event: Any = app.mapper.to_domain_event(notification)
@@ -137,16 +131,14 @@ def case_event(app: IndexedApplication, notification: Notification, now: datetim
     if found is None:
         return None
     event_type, build = found
-    return Envelope(
-        event_id=event_id(domain_event.originator_id, domain_event.originator_version),
+    return from_stored(
+        domain_event,
         type=event_type,
-        version=1,
-        occurred_at=domain_event.timestamp,
-        recorded_at=now,
+        service="intake",
         federation=getattr(domain_event, "federation", None) or stored_federation(app, domain_event.originator_id),
         case_id=str(domain_event.originator_id),
-        service="intake",
         payload=build(domain_event, app.env.get("PERSON_KEY") or ""),
+        recorded_at=now,
     )
 
 

@@ -31,9 +31,9 @@ from typing import Any
 from eventsourcing.persistence import Notification
 
 from services.contracts import Envelope
+from services.contracts.envelope import from_stored
 from services.eventstore import IndexedApplication
 from services.intake.identity import mask_phone
-from services.intake.outbound import event_id
 
 SERVICE = "pairing"
 
@@ -125,14 +125,7 @@ def pairing_event(app: IndexedApplication, notification: Notification, now: date
             return None
         raise LookupError(f"stored event {name} is neither published nor internal: decide which in outbound.py")
     event_type, build, key = found
-    return Envelope(
-        event_id=event_id(domain_event.originator_id, domain_event.originator_version),
-        type=event_type,
-        version=1,
-        occurred_at=domain_event.timestamp,
-        recorded_at=now,
-        federation=domain_event.federation,
-        case_id=key(domain_event),
-        service=SERVICE,
-        payload=build(domain_event),
+    return from_stored(
+        domain_event, type=event_type, service=SERVICE, federation=domain_event.federation,
+        case_id=key(domain_event), payload=build(domain_event), recorded_at=now,
     )

@@ -12,10 +12,10 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.contracts import EnvelopeSchema, encode
+from services.contracts.envelope import event_id as intake_event_id
 from services.contracts.federation import FEDERATION_CODE
 from services.contracts.pairing_events import SCHEMAS, Rule
 from services.eventstore import store_env
-from services.intake.outbound import event_id as intake_event_id
 from services.pairing.application import Pairings
 from services.pairing.domain import Pairing
 from services.pairing.outbound import BUILDERS, INTERNAL, TYPES, pairing_event
