@@ -109,9 +109,15 @@ class OutboxRelay:
 
     @property
     def origin(self) -> str:
-        if self._origin is None:
+        """The store's origin, read once it has one (an empty store has none yet)."""
+        if not self._origin:
             self._origin = store_origin(self.app)
         return self._origin
+
+    def skip_what_is_on(self, transport: Any) -> None:
+        """Read the newest message of each partition, and skip what relays of this store already sent."""
+        if self.origin:
+            self.published = published_positions(transport, self.topic, self.origin)
 
     def _already_sent(self, notification_id: int, key: str) -> bool:
         if not self.published:
