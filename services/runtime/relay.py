@@ -58,7 +58,8 @@ class RelayLoop:
         while not self.stopping:
             self.wakeup.clear()
             if not self._hold_lease():
-                relay = _closed(relay)  # whoever holds the lease now publishes
+                _closed(relay)  # whoever holds the lease now publishes
+                relay = None
                 self.wakeup.wait(STANDBY_POLL_SECONDS)
                 continue
             try:
@@ -70,7 +71,8 @@ class RelayLoop:
                 if not isinstance(exc, UnmappableEvent):
                     # Start again from what the topic holds: messages the failed flush left queued in the
                     # producer may still have gone out, and must not go out twice.
-                    relay = _closed(relay)
+                    _closed(relay)
+                    relay = None
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
@@ -144,5 +146,7 @@ class RelayLoop:
 
 
 def _closed(relay: OutboxRelay | None) -> None:
+    """Close the relay's publisher, if any; the caller then has no relay."""
     if relay is not None:
         relay.publisher.close()
+
