@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -53,7 +53,7 @@ class IndexedApplication(Application):
     def construct_recorder(self) -> ProcessRecorder:
         recorder = self.factory.process_recorder()
         steps = self.migrations or (Migration(1, "create the index tables", create_tables(*self.tables)),)
-        recorder.install(self.name.lower(), self.tables, steps)  # type: ignore[attr-defined]
+        cast(IndexedRecorder, recorder).install(self.name.lower(), self.tables, steps)
         return recorder
 
     @property
@@ -108,18 +108,20 @@ class IndexedApplication(Application):
         for listener in self.listeners:
             listener()
 
+    @property
+    def indexed(self) -> IndexedRecorder:
+        """The recorder as what our factories build: one that also keeps index rows and leases."""
+        return cast(IndexedRecorder, self.recorder)
+
     def select_rows(self, table: Table, **criteria: Any) -> list[dict[str, Any]]:
-        recorder: IndexedRecorder = self.recorder  # type: ignore[assignment]
-        return recorder.select_rows(table, **criteria)
+        return self.indexed.select_rows(table, **criteria)
 
     def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
         """Hold or renew a lease of this store for ttl seconds (see services/eventstore/lease.py)."""
-        recorder: IndexedRecorder = self.recorder  # type: ignore[assignment]
-        return recorder.acquire_lease(name, holder, time.time(), ttl)
+        return self.indexed.acquire_lease(name, holder, time.time(), ttl)
 
     def release_lease(self, name: str, holder: str) -> None:
-        recorder: IndexedRecorder = self.recorder  # type: ignore[assignment]
-        recorder.release_lease(name, holder)
+        self.indexed.release_lease(name, holder)
 
     def position(self, name: str) -> int | None:
         """Return the last position recorded under this name (a consumed offset, an outbox mark)."""
