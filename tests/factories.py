@@ -67,3 +67,6 @@ WORKFLOW = [
     ("notice", {"starts_on": "2026-03-06", "days": 7}),
     ("approval", {"approved_on": "2026-03-13"}),
 ]
+
+# The day the pairing tests run on: the application's clock is fixed to it.
+PAIRING_TODAY = date(2026, 12, 1)

@@ -8,22 +8,16 @@ import pytest
 
 from services.contracts import Envelope, EventRefused
 from services.contracts.pairing_events import SCHEMAS
-from services.eventstore import store_env
 from services.eventstore.unit import UnitOfWork
-from services.pairing.application import CapacityFull, OutsideSubtree, Pairings
+from services.pairing.application import CapacityFull, OutsideSubtree
 from services.pairing.domain import IllegalTransition
+from tests.factories import PAIRING_TODAY
 
-TODAY = date(2026, 12, 1)
+TODAY = PAIRING_TODAY
 _users = itertools.count(1)
 _moments = itertools.count(1)
 
 
-@pytest.fixture
-def pairings():
-    app = Pairings(store_env("memory://"))
-    app.today = lambda: TODAY
-    yield app
-    app.close()
 
 
 def unit(app, function="health", federation="gs"):

@@ -15,23 +15,16 @@ from services.contracts import EnvelopeSchema, encode
 from services.contracts.envelope import event_id as intake_event_id
 from services.contracts.federation import FEDERATION_CODE
 from services.contracts.pairing_events import SCHEMAS, Rule
-from services.eventstore import store_env
-from services.pairing.application import Pairings
 from services.pairing.domain import Pairing
 from services.pairing.outbound import BUILDERS, INTERNAL, TYPES, pairing_event
+from tests.factories import PAIRING_TODAY
 from tests.unit.test_pairing_lifecycle import filed, moment, unit
 
-TODAY = date(2026, 12, 1)
+TODAY = PAIRING_TODAY
 PHONES = ("13912345678", "18600001111", "15877776666", "13355554444")
 MOBILE = re.compile(rb"(?<!\d)1\d{10}(?!\d)")  # an 11-digit mobile number anywhere in the bytes
 
 
-@pytest.fixture
-def pairings():
-    app = Pairings(store_env("memory://"))
-    app.today = lambda: TODAY
-    yield app
-    app.close()
 
 
 def cadre(app, unit_id, phone, rank="leader", federation="gs.by"):

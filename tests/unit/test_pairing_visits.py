@@ -4,10 +4,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.eventstore import store_env
-from services.pairing.application import NotYourHousehold, Pairings
+from services.pairing.application import NotYourHousehold
 from services.pairing.domain import FutureDate, NotPaired, VisitBeforeFiling
 from services.pairing.visits import Due, Period, add_months, dues, next_due, overdue, quarter_of
+from tests.factories import PAIRING_TODAY
 from tests.unit.test_pairing_lifecycle import cadre, filed, unit
 
 
@@ -95,15 +95,9 @@ def test_a_re_filing_ends_the_follow_up_and_quarters_start_again():
 
 # Recording visits through the application: who may, and which dates.
 
-TODAY = date(2026, 12, 1)
+TODAY = PAIRING_TODAY
 
 
-@pytest.fixture
-def pairings():
-    app = Pairings(store_env("memory://"))
-    app.today = lambda: TODAY
-    yield app
-    app.close()
 
 
 FIRST_VISIT = date(2026, 4, 10)
