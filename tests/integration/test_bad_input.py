@@ -29,6 +29,19 @@ def assert_400_naming(response, field):
     return error
 
 
+def raw_post(system, staff, **headers):
+    """An HTTP connection with POST /cases and its headers sent, and the body left to the test."""
+    address = urlsplit(system.url("intake"))
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    connection.putrequest("POST", "/cases")
+    connection.putheader("Authorization", staff.session.headers["Authorization"])
+    connection.putheader("Content-Type", "application/json")
+    for name, value in headers.items():
+        connection.putheader(name.replace("_", "-"), value)
+    connection.endheaders()
+    return connection
+
+
 def test_a_body_over_the_limit_is_a_413_before_it_is_parsed(system, staff):
     body = b'{"x": "' + b"a" * MAX_BODY_BYTES + b'"}'
     response = post_raw(system, "/cases", body, staff)
@@ -37,13 +50,7 @@ def test_a_body_over_the_limit_is_a_413_before_it_is_parsed(system, staff):
 
 
 def test_a_declared_length_over_the_limit_is_refused_without_reading_the_body(system, staff):
-    address = urlsplit(system.url("intake"))
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-    connection.putrequest("POST", "/cases")
-    connection.putheader("Authorization", staff.session.headers["Authorization"])
-    connection.putheader("Content-Type", "application/json")
-    connection.putheader("Content-Length", str(50 * MAX_BODY_BYTES))
-    connection.endheaders()  # and no body at all: the answer must not wait for it
+    connection = raw_post(system, staff, Content_Length=str(50 * MAX_BODY_BYTES))  # and no body at all
     response = connection.getresponse()
     assert response.status == 413
     assert response.getheader("Connection") == "close"
@@ -51,13 +58,7 @@ def test_a_declared_length_over_the_limit_is_refused_without_reading_the_body(sy
 
 
 def test_a_chunked_body_over_the_limit_is_read_no_further_than_the_limit(system, staff):
-    address = urlsplit(system.url("intake"))
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-    connection.putrequest("POST", "/cases")
-    connection.putheader("Authorization", staff.session.headers["Authorization"])
-    connection.putheader("Content-Type", "application/json")
-    connection.putheader("Transfer-Encoding", "chunked")
-    connection.endheaders()
+    connection = raw_post(system, staff, Transfer_Encoding="chunked")
     chunk = b"[" * (MAX_BODY_BYTES + 1)
     connection.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")  # no last chunk: it never ends
     response = connection.getresponse()
@@ -66,13 +67,7 @@ def test_a_chunked_body_over_the_limit_is_read_no_further_than_the_limit(system,
 
 
 def test_a_body_arriving_slowly_does_not_hold_up_other_requests(system, staff):
-    address = urlsplit(system.url("intake"))
-    slow = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-    slow.putrequest("POST", "/cases")
-    slow.putheader("Authorization", staff.session.headers["Authorization"])
-    slow.putheader("Content-Type", "application/json")
-    slow.putheader("Content-Length", "1000")
-    slow.endheaders()
+    slow = raw_post(system, staff, Content_Length="1000")
     slow.send(b'{"federation": ')  # and the rest is late
     started = time.perf_counter()
     assert staff.get("/cases").status_code == 200
