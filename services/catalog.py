@@ -53,6 +53,17 @@ SERVICES: tuple[ServiceEntry, ...] = (
         summary="applications to filing, one file per person, review, exit and return, plans, imports, reports",
     ),
     ServiceEntry(
+        name="pairing",
+        port=8002,
+        service_class="services.pairing.service:PairingService",
+        application="services.pairing.application:Pairings",
+        publishes="relief.pairing.pairing-events",
+        contracts="services.contracts.pairing_events",
+        consumes=("relief.intake.case-events",),
+        replicas=2,
+        summary="helper units and cadres for every filed household, visits every quarter (结对帮扶)",
+    ),
+    ServiceEntry(
         name="audit",
         port=8004,
         service_class="services.audit.service:AuditService",
@@ -63,7 +74,7 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ),
 )
 # Ports kept for services whose issues are not built yet, so addresses never move when they arrive.
-RESERVED_PORTS = {"pairing": 8002, "aid": 8003}
+RESERVED_PORTS = {"aid": 8003}
 
 
 def names() -> list[str]:

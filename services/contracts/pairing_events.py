@@ -49,6 +49,7 @@ class PairingReassigned(Schema):
 
 
 class PairingEnded(Schema):
+    cadre_id = fields.UUID(required=True)  # the cadre whose pairing ended (who does the follow-up visits)
     reason = Text
     ended_on = fields.Date(required=True)
 

@@ -167,14 +167,19 @@ class Pairings(IndexedApplication):
 
     # The case as intake reports it: one command per intake event pairing needs.
 
-    def apply_intake_event(self, envelope: Envelope) -> None:
+    def apply_intake_event(self, envelope: Envelope) -> bool:
         """Apply one of intake's integration events with its named command; ignore those pairing needs not.
 
-        An event about a case pairing never heard of, or out of order for the case (a filing of a rejected
+        Return False for a resend of an event already applied (the same event id), True otherwise. An
+        event about a case pairing never heard of, or out of order for the case (a filing of a rejected
         case), is refused with the reason, to be parked where an operator sees it.
         """
+        existing = self._find(envelope.case_id)
+        if existing is not None and existing.has_seen(envelope.event_id):
+            return False
         try:
             self._apply(envelope)
+            return True
         except (NotFound, IllegalTransition) as problem:
             raise EventRefused(f"{envelope.type} of case {envelope.case_id}: {problem}") from None
 

@@ -207,7 +207,8 @@ class Pairing(Aggregate):
         freed = self.slot
         self._exited(reason, exited_on.isoformat(), event_id, case_id=self.case_id, federation=self.federation)
         if freed is not None:
-            self._ended(reason, exited_on.isoformat(), case_id=self.case_id, federation=self.federation)
+            self._ended(reason, exited_on.isoformat(), self.cadre_id, case_id=self.case_id,
+                        federation=self.federation)
         return freed
 
     def close(self, reason: str, event_id: str | None) -> None:
@@ -296,9 +297,9 @@ class Pairing(Aggregate):
         self._seen(event_id)
 
     @event("Ended")
-    def _ended(self, reason: str, ended_on: str, case_id: str, federation: str) -> None:
+    def _ended(self, reason: str, ended_on: str, cadre_id: str | None, case_id: str, federation: str) -> None:
         self.status, self.slot = ENDED, None
-        self.history.append({"event": "ended", "cadre_id": self.cadre_id, "reason": reason, "on": ended_on})
+        self.history.append({"event": "ended", "cadre_id": cadre_id, "reason": reason, "on": ended_on})
 
     @event("Closed")
     def _closed(self, reason: str, event_id: str | None, case_id: str, federation: str) -> None:

@@ -62,7 +62,7 @@ def reassigned(e: Any) -> Payload:
 
 
 def ended(e: Any) -> Payload:
-    return {"reason": e.reason, "ended_on": e.ended_on}
+    return {"cadre_id": e.cadre_id, "reason": e.reason, "ended_on": e.ended_on}
 
 
 def coverage_gap(e: Any) -> Payload:

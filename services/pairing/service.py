@@ -54,7 +54,11 @@ from services.pairing.schemas import (
     VisitList,
     VisitRequest,
 )
+from services.pairing.outbound import pairing_event
 from services.pairing.views import cadre_view, capacity_view, pairing_view, unit_list, unit_view, visit_list
+from services.contracts.topics import INTAKE_TOPIC
+from services.runtime.batch import Batch
+from services.runtime.consumer import consume
 from services.runtime.store import EventStore
 from services.runtime.waker import HubWaker
 from services.web.auth import Principal
@@ -89,9 +93,16 @@ class PairingService(Operations):
     name = "pairing"
     title = "Pairing: helper units and cadres for every filed household, and their visits (结对帮扶)"
 
-    # outbound= goes here once services/pairing/outbound.py is wired (written by someone else).
-    pairings: Pairings = EventStore(Pairings, PAIRING_FOLLOW_UP_MONTHS="PAIRING_FOLLOW_UP_MONTHS")
+    pairings: Pairings = EventStore(Pairings, outbound=pairing_event,
+                                    PAIRING_FOLLOW_UP_MONTHS="PAIRING_FOLLOW_UP_MONTHS")
     waker = HubWaker()
+
+    @consume(topics=[INTAKE_TOPIC])
+    def on_intake_events(self, batch: Batch) -> None:
+        """Keep pairing's view of each case and pair, hand over or end pairings as intake reports them."""
+        for delivery in batch:
+            if not self.pairings.apply_intake_event(delivery.envelope):
+                batch.already_had(delivery)
 
     # The roster (帮扶单位, 帮扶责任人) and capacity.
 
