@@ -1,4 +1,4 @@
-"""Steps the end-to-end tests share: file a case through the API, wait for its audit history."""
+"""Steps the end-to-end tests share: file a case through the API, keep a roster, wait for the audit history."""
 
 from __future__ import annotations
 
@@ -7,6 +7,29 @@ import time
 from tests.factories import WORKFLOW, application_body
 
 FILED_HISTORY = ["CaseOpened", "CaseVerified", "CaseDeliberated", "NoticePublished", "CaseApproved", "CaseFiled"]
+PHONE = "13812345678"
+
+
+def types_from(events: list[dict], service: str) -> list[str]:
+    """The types of one service's events in a history, in the order the audit recorded them."""
+    return [e["type"] for e in events if e["service"] == service]
+
+
+def register_cadres(system, federation: str = "gs.by", count: int = 1, function: str = "health",
+                    rank: str = "leader") -> list[str]:
+    """Register one helper unit of `function` and `count` cadres of it in `federation`; return the cadre ids."""
+    admin = system.client("pairing", "admin", federation, "zhao")
+    response = admin.post("/units", {"name": "市人民医院", "function": function, "federation": federation})
+    assert response.status_code == 201, response.text
+    unit_id = response.json()["unit_id"]
+    cadre_ids = []
+    for n in range(count):
+        body = {"name": f"帮扶干部{n}", "unit_id": unit_id, "rank": rank, "federation": federation,
+                "phone": PHONE, "user": f"cadre-{unit_id[:8]}-{n}"}
+        response = admin.post("/cadres", body)
+        assert response.status_code == 201, response.text
+        cadre_ids.append(response.json()["cadre_id"])
+    return cadre_ids
 
 
 def file_case(system, federation: str = "gs.by.pg") -> str:

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from tests.e2e.flows import FILED_HISTORY, file_case, history
+from tests.e2e.flows import FILED_HISTORY, file_case, history, register_cadres, types_from
 from tests.factories import application_body, id_number
 from tests.harness.services import ProcessSystem, environment
 
@@ -18,24 +18,35 @@ def system(tmp_path):
     running.stop()
 
 
-def test_a_filed_case_reaches_the_audit_history_in_one_process(system):
+def test_a_filed_case_is_paired_and_both_reach_the_audit_history_in_one_process(system):
     system.start_all()
+    [cadre_id] = register_cadres(system)
     case_id = file_case(system)
-    assert [e["type"] for e in history(system, case_id, 6)] == FILED_HISTORY
+    events = history(system, case_id, 7)
+    assert types_from(events, "intake") == FILED_HISTORY
+    assert types_from(events, "pairing") == ["PairingAssigned"]
+    assert events[-1]["payload"]["cadre_id"] == cadre_id
+    assert events[-1]["payload"]["rule"]["function"] == "health"  # illness → health (the first cause)
 
 
 def test_state_survives_a_restart(system):
     system.start_all()
     case_id = file_case(system)
-    history(system, case_id, 6)
+    history(system, case_id, 7)  # intake's six, and pairing's CoverageGap: no cadre is registered
     system.stop()
     system.start_all()
     staff = system.client("intake", "caseworker", "gs.by", "li")
     assert staff.get(f"/cases/{case_id}").json()["state"] == "filed"
-    assert len(history(system, case_id, 6)) == 6
-    # New work after the restart still flows through.
+    assert len(history(system, case_id, 7)) == 7
+    # New work after the restart still flows through; the waiting household is paired as a cadre arrives.
+    [cadre_id] = register_cadres(system, rank="staff")  # a staff cadre carries one household
     second = file_case(system)
-    assert [e["type"] for e in history(system, second, 6)] == FILED_HISTORY
+    events = history(system, second, 7)
+    assert types_from(events, "intake") == FILED_HISTORY
+    assert types_from(events, "pairing") == ["CoverageGap"]  # the one cadre took the older household
+    first = history(system, case_id, 8)
+    assert types_from(first, "pairing") == ["CoverageGap", "PairingAssigned"]
+    assert first[-1]["payload"]["cadre_id"] == cadre_id
 
 
 def test_the_system_stops_within_seconds_of_sigterm(system):
