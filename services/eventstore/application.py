@@ -81,12 +81,17 @@ class IndexedApplication(Application):
             self._group.save(events, index)
         else:
             self.events.put(events, index=list(index), tracking=tracking)
+        self.stored(events)
         self._wake_listeners()
 
     def commit(self, events: Sequence[Any], index: Sequence[IndexOp], positions: Sequence[Tracking]) -> None:
         """Store a batch's events and index rows with the consumed position of each partition, or nothing."""
         self.events.put(list(events), index=list(index), trackings=list(positions))
+        self.stored(events)
         self._wake_listeners()
+
+    def stored(self, events: Sequence[Any]) -> None:
+        """Called once the events are durably stored (never for a save that failed): count them, say."""
 
     @property
     def unit(self) -> UnitOfWork | None:

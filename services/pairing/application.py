@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -55,6 +55,7 @@ from services.pairing.index import (
     unit_row,
 )
 from services.pairing.matching import Candidate, Choice, ancestors, choices, fitting_functions, gap_reason
+from services.pairing.metrics import count_stored
 
 ATTEMPTS = 20  # a lost slot claim means another pairing took that slot: re-read and try again
 # Intake events pairing has no use for: the steps before filing, reviews and the household plan.
@@ -111,6 +112,11 @@ class Pairings(IndexedApplication):
     @property
     def follow_up_months(self) -> int:
         return int(self.env.get("PAIRING_FOLLOW_UP_MONTHS") or 12)
+
+    @property
+    def paired_within_days(self) -> int:
+        """The coverage report's "paired within N days of filing" (default 15)."""
+        return int(self.env.get("PAIRING_PAIRED_WITHIN_DAYS") or 15)
 
     # The roster.
 
@@ -403,12 +409,21 @@ class Pairings(IndexedApplication):
                 found.append({**household(case, as_of, self.follow_up_months), "cadre_id": row["cadre_id"]})
         return found
 
-    def coverage(self, scope: str) -> dict[str, Any]:
-        """Filed, paired and uncovered households under `scope`, and how many cadres carry 0, 1, 2…"""
+    def coverage(self, scope: str, as_of: date | None = None, within_days: int | None = None) -> dict[str, Any]:
+        """Coverage under `scope` on `as_of` (default today): filed, paired (and within N days of filing),
+        uncovered with reasons, how many cadres carry 0, 1, 2…, and visits per quarter (index.coverage)."""
         cases = self._rows(CASES, subtree=("federation", scope))
-        rows = self._rows(CADRES, equal={"active": "1"}, subtree=("federation", scope))
-        found = self._candidates(rows, self._rows(SLOTS, subtree=("federation", scope)))
-        return coverage(cases, [candidate.load for candidate, _ in found.values()])
+        cadres = self._rows(CADRES, subtree=("federation", scope))
+        days = self.paired_within_days if within_days is None else within_days
+        return coverage(cases, cadres, as_of or self.today(), days, self.follow_up_months)
+
+    def top_level_federations(self) -> list[str]:
+        """The first part of every federation code with a household or a cadre (gs, …), sorted."""
+        codes = {r["federation"] for r in self._rows(CASES)} | {r["federation"] for r in self._rows(CADRES)}
+        return sorted({code.split(".", 1)[0] for code in codes})
+
+    def stored(self, events: Sequence[Any]) -> None:
+        count_stored(events)
 
     # Pairing itself.
 
@@ -475,6 +490,7 @@ class Pairings(IndexedApplication):
         """Pair the household if it is filed and has no active cadre, or its cadre retired."""
         if pairing.state != FILED:
             return []
+        on = max(on, date.fromisoformat(pairing.periods[-1]["filed_on"]))  # never dated before this filing
         current = self._rows(CADRES, keys=[pairing.cadre_id]) if pairing.status == ACTIVE and pairing.cadre_id else []
         if pairing.status == ACTIVE and current and current[0]["active"] == "1":
             return []

@@ -16,15 +16,16 @@ from typing import Any
 from services.contracts.federation import in_subtree
 from services.eventstore import Claim, Put, Release, Table
 from services.eventstore.index import IndexOp
-from services.pairing.domain import ACTIVE, FILED, UNCOVERED, Cadre, Pairing, Unit
-from services.pairing.visits import Period, next_due, overdue
+from services.pairing.domain import Cadre, Pairing, Unit
+from services.pairing.visits import Period, dues, next_due, overdue, visited
 
 UNITS = Table("pairing_units", key="unit_id", columns=("name", "function", "federation"),
               indexes=(("federation",),))
 CADRES = Table(
     "pairing_cadres",
     key="cadre_id",
-    columns=("name", "unit_id", "function", "rank", "federation", "user_name", "active", "registered_at"),
+    columns=("name", "unit_id", "function", "rank", "federation", "user_name", "active", "registered_at",
+             "retired_on"),
     indexes=(("federation", "active"), ("unit_id",), ("user_name",)),
 )
 CAPACITY = Table("pairing_capacity", key="federation", columns=("leader", "staff"))
@@ -35,7 +36,7 @@ CASES = Table(
     key="case_id",
     columns=(
         "federation", "state", "status", "causes", "unit_id", "cadre_id", "contact", "assigned_on",
-        "filed_on", "filed_at", "first_filed_on", "reason", "periods", "visits",
+        "filed_on", "filed_at", "first_filed_on", "reason", "periods", "visits", "timeline",
     ),
     indexes=(("status", "federation"), ("federation",), ("cadre_id",)),
 )
@@ -52,6 +53,7 @@ def cadre_row(cadre: Cadre) -> dict[str, Any]:
         "cadre_id": str(cadre.id), "name": cadre.name, "unit_id": cadre.unit_id, "function": cadre.function,
         "rank": cadre.rank, "federation": cadre.federation, "user_name": cadre.user,
         "active": "1" if cadre.active else "0", "registered_at": cadre.created_on.isoformat(),
+        "retired_on": cadre.retirement["retired_on"] if cadre.retirement else None,
     }
 
 
@@ -83,6 +85,7 @@ def case_row(pairing: Pairing) -> dict[str, Any]:
         "reason": pairing.gap,
         "periods": json.dumps([[p["filed_on"], p["exited_on"]] for p in pairing.periods]),
         "visits": json.dumps(sorted(v["visited_on"] for v in pairing.visits)),
+        "timeline": json.dumps([[h["on"], h["event"], h.get("cadre_id"), h.get("reason")] for h in pairing.history]),
     }
 
 
@@ -166,12 +169,63 @@ def household(row: dict[str, Any], as_of: date, follow_up_months: int) -> dict[s
     }
 
 
-def coverage(cases: list[dict[str, Any]], loads: list[int]) -> dict[str, Any]:
-    """Filed, paired and uncovered households, and how many active cadres carry 0, 1, 2… households."""
-    filed = [r for r in cases if r["state"] == FILED]
+def coverage(
+    cases: list[dict[str, Any]], cadres: list[dict[str, Any]], as_of: date, within_days: int,
+    follow_up_months: int, quarters: int = 4,
+) -> dict[str, Any]:
+    """Coverage on `as_of`, counted from each case's filing periods, pairing timeline and visit dates.
+
+    - filed: households filed on that day (filed on or before it, not exited by it);
+    - paired: of those, the ones with an active cadre that day; paired_within: the ones whose current
+      filing got a cadre within `within_days` days; uncovered: the ones waiting, with the reason and days;
+    - cadre_loads: how many cadres on the roster that day (registered, not yet retired) carry 0, 1, 2…;
+    - visits: for each of the last `quarters` calendar quarters ended by `as_of`, households due a visit
+      in it (filed on its last day) and how many were visited in it.
+    """
+    day = as_of.isoformat()
+    filed = paired = within = 0
+    waiting: list[dict[str, Any]] = []
+    loads: Counter[str] = Counter()
+    compliance: dict[str, list[int]] = {}
+    for row in cases:
+        periods, visits = decoded(row)
+        for due in dues(periods, as_of, follow_up_months):
+            if due.kind == "quarter":
+                tally = compliance.setdefault(quarter_label(due.ends_on), [0, 0])
+                tally[0] += 1
+                tally[1] += visited(due, visits)
+        period = next((p for p in periods if p.filed_on <= as_of and (p.exited_on is None or p.exited_on > as_of)),
+                      None)
+        if period is None:
+            continue
+        filed += 1
+        entries = [e for e in json.loads(row["timeline"] or "[]") if period.filed_on.isoformat() <= e[0] <= day]
+        first = next((e for e in entries if e[1] in ("assigned", "reassigned")), None)
+        if first is not None and (date.fromisoformat(first[0]) - period.filed_on).days <= within_days:
+            within += 1
+        last = entries[-1] if entries else None
+        if last is not None and last[1] in ("assigned", "reassigned"):
+            paired += 1
+            loads[last[2]] += 1
+        elif last is not None and last[1] == "uncovered":
+            waiting.append({"case_id": row["case_id"], "federation": row["federation"], "reason": last[3],
+                            "since": last[0], "days": (as_of - date.fromisoformat(last[0])).days})
+    # On the roster that day: registered by then and not retired, or carrying a household then (a cadre
+    # registered today may carry a household whose business dates are in the past).
+    on_roster = {c["cadre_id"] for c in cadres if c["registered_at"][:10] <= day and (c["retired_on"] or "9") > day}
+    distribution = Counter(loads.get(c, 0) for c in on_roster | set(loads))
+    ended = sorted(compliance)[-quarters:] if quarters else []
     return {
-        "filed": len(filed),
-        "paired": sum(1 for r in filed if r["status"] == ACTIVE),
-        "uncovered": sum(1 for r in filed if r["status"] == UNCOVERED),
-        "cadre_loads": {str(n): count for n, count in sorted(Counter(loads).items())},
+        "as_of": day,
+        "filed": filed,
+        "paired": paired,
+        "paired_within": {"days": within_days, "households": within},
+        "uncovered": len(waiting),
+        "uncovered_households": sorted(waiting, key=lambda w: (-w["days"], w["case_id"])),
+        "cadre_loads": {str(n): count for n, count in sorted(distribution.items())},
+        "visits": [{"quarter": q, "due": compliance[q][0], "visited": compliance[q][1]} for q in ended],
     }
+
+
+def quarter_label(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"

@@ -73,6 +73,13 @@ class AsOfQuery(Schema):
     as_of = Day()
 
 
+class CoverageQuery(Schema):
+    federation = Code()
+    as_of = Day()
+    within_days = StrictInteger(text=True, validate=validate.Range(min=0, max=366),
+                                metadata={"description": "paired within this many days of filing (default 15)"})
+
+
 class HouseholdQuery(Schema):
     as_of = Day()
 
@@ -193,10 +200,34 @@ class HouseholdList(Schema):
     households = fields.List(fields.Nested(Household), required=True)
 
 
+class PairedWithin(Schema):
+    days = fields.Integer(required=True)
+    households = fields.Integer(required=True)
+
+
+class Uncovered(Schema):
+    case_id = fields.String(required=True)
+    federation = fields.String(required=True)
+    reason = fields.String(required=True)
+    since = fields.String(required=True)
+    days = fields.Integer(required=True)
+
+
+class QuarterVisits(Schema):
+    quarter = fields.String(required=True, metadata={"example": "2026Q3"})
+    due = fields.Integer(required=True)
+    visited = fields.Integer(required=True)
+
+
 class Coverage(Schema):
     federation = fields.String(required=True)
+    as_of = fields.String(required=True)
     filed = fields.Integer(required=True)
     paired = fields.Integer(required=True)
+    paired_within = fields.Nested(PairedWithin, required=True)
     uncovered = fields.Integer(required=True)
+    uncovered_households = fields.List(fields.Nested(Uncovered), required=True)
     cadre_loads = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
-                              metadata={"description": "how many active cadres carry 0, 1, 2… households"})
+                              metadata={"description": "how many cadres on the roster carry 0, 1, 2… households"})
+    visits = fields.List(fields.Nested(QuarterVisits), required=True,
+                         metadata={"description": "the last four quarters ended: households due a visit, visited"})

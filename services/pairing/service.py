@@ -21,6 +21,7 @@ from uuid import UUID
 
 from werkzeug.wrappers import Request
 
+from services.contracts.topics import INTAKE_TOPIC
 from services.pairing.application import (
     CadreInactive,
     CapacityFull,
@@ -32,6 +33,8 @@ from services.pairing.application import (
     Pairings,
 )
 from services.pairing.domain import UNPAIRED, Cadre, IllegalTransition, InvalidValue, NotPaired
+from services.pairing.metrics import PairingMetrics
+from services.pairing.outbound import pairing_event
 from services.pairing.schemas import (
     AsOfQuery,
     CadreList,
@@ -41,6 +44,7 @@ from services.pairing.schemas import (
     CapacityRequest,
     CapacityView,
     Coverage,
+    CoverageQuery,
     FederationQuery,
     HouseholdList,
     HouseholdQuery,
@@ -54,9 +58,7 @@ from services.pairing.schemas import (
     VisitList,
     VisitRequest,
 )
-from services.pairing.outbound import pairing_event
 from services.pairing.views import cadre_view, capacity_view, pairing_view, unit_list, unit_view, visit_list
-from services.contracts.topics import INTAKE_TOPIC
 from services.runtime.batch import Batch
 from services.runtime.consumer import consume
 from services.runtime.store import EventStore
@@ -94,8 +96,10 @@ class PairingService(Operations):
     title = "Pairing: helper units and cadres for every filed household, and their visits (结对帮扶)"
 
     pairings: Pairings = EventStore(Pairings, outbound=pairing_event,
-                                    PAIRING_FOLLOW_UP_MONTHS="PAIRING_FOLLOW_UP_MONTHS")
+                                    PAIRING_FOLLOW_UP_MONTHS="PAIRING_FOLLOW_UP_MONTHS",
+                                    PAIRING_PAIRED_WITHIN_DAYS="PAIRING_PAIRED_WITHIN_DAYS")
     waker = HubWaker()
+    gauges = PairingMetrics()
 
     @consume(topics=[INTAKE_TOPIC])
     def on_intake_events(self, batch: Batch) -> None:
@@ -201,12 +205,13 @@ class PairingService(Operations):
 
     # Reports.
 
-    @route("GET", "/coverage", roles=SUPERVISORS, query=FederationQuery, response=Coverage,
-           summary="Filed, paired and uncovered households, and how many cadres carry 0, 1, 2")
+    @route("GET", "/coverage", roles=SUPERVISORS, query=CoverageQuery, response=Coverage,
+           summary="Filed, paired (within N days) and uncovered households, cadre loads, visits per quarter")
     def coverage(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
         root = query.get("federation") or principal.federation
         principal.require_covers(root)
-        return 200, {"federation": root, **self.pairings.coverage(root)}
+        found = self.pairings.coverage(root, query.get("as_of"), query.get("within_days"))
+        return 200, {"federation": root, **found}
 
     def _cadre(self, cadre: Cadre, principal: Principal) -> dict[str, Any]:
         rows = self.pairings.cadres(principal.federation, cadre.federation, cadre.unit_id)

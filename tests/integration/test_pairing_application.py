@@ -38,6 +38,75 @@ def recount(app, case_ids):
     }
 
 
+def quarter_ends(until):
+    """The last days of the calendar quarters of 2026 ended by `until`."""
+    return [day for day in (date(2026, 3, 31), date(2026, 6, 30), date(2026, 9, 30), date(2026, 12, 31))
+            if day <= until]
+
+
+def recount_from_events(app, as_of, within_days=15):
+    """Coverage on `as_of` counted from the stored events alone (not the index, not the aggregates)."""
+    cases = {}
+    for item in app.recorder.select_notifications(start=1, limit=100_000):
+        event = app.mapper.to_domain_event(item)
+        name = type(event).__qualname__
+        if not name.startswith("Pairing.") or name == "Pairing.Tracked":
+            continue
+        case = cases.setdefault(event.case_id, {"periods": [], "timeline": [], "visits": []})
+        if name == "Pairing.Filed":
+            case["periods"].append([date.fromisoformat(event.filed_on), None])
+        elif name == "Pairing.Exited":
+            case["periods"][-1][1] = date.fromisoformat(event.exited_on)
+        elif name == "Pairing.Assigned":
+            case["timeline"].append((date.fromisoformat(event.assigned_on), "active", event.cadre_id))
+        elif name == "Pairing.Reassigned":
+            case["timeline"].append((date.fromisoformat(event.reassigned_on), "active", event.to_cadre_id))
+        elif name == "Pairing.CoverageGap":
+            case["timeline"].append((date.fromisoformat(event.since), "uncovered", None))
+        elif name == "Pairing.Ended":
+            case["timeline"].append((date.fromisoformat(event.ended_on), "ended", None))
+        elif name == "Pairing.VisitRecorded":
+            case["visits"].append(date.fromisoformat(event.visited_on))
+    filed = paired = uncovered = within = 0
+    loads = Counter()
+    visits = {}
+    for case in cases.values():
+        for end in quarter_ends(as_of - timedelta(days=1) if as_of.month in (3, 6, 9, 12) and as_of.day >= 30
+                                else as_of):
+            start = date(end.year, end.month - 2, 1)
+            due = [(f, e) for f, e in case["periods"] if f <= end and (e is None or e > end)]
+            if due:
+                tally = visits.setdefault(f"{end.year}Q{end.month // 3}", [0, 0])
+                tally[0] += 1
+                tally[1] += any(max(start, due[0][0]) <= v <= end for v in case["visits"])
+        now = [(f, e) for f, e in case["periods"] if f <= as_of and (e is None or e > as_of)]
+        if not now:
+            continue
+        filed += 1
+        since = now[0][0]
+        seen = [t for t in case["timeline"] if since <= t[0] <= as_of]
+        first = next((t for t in seen if t[1] == "active"), None)
+        within += first is not None and (first[0] - since).days <= within_days
+        if seen and seen[-1][1] == "active":
+            paired += 1
+            loads[seen[-1][2]] += 1
+        uncovered += bool(seen) and seen[-1][1] == "uncovered"
+    return {"filed": filed, "paired": paired, "uncovered": uncovered, "within": within, "loads": loads,
+            "visits": [{"quarter": q, "due": d, "visited": v} for q, (d, v) in sorted(visits.items())]}
+
+
+def same_as_recount(app, as_of):
+    found = app.coverage("gs", as_of)
+    counted = recount_from_events(app, as_of)
+    assert (found["filed"], found["paired"], found["uncovered"], found["paired_within"]["households"]) == (
+        counted["filed"], counted["paired"], counted["uncovered"], counted["within"]), as_of
+    assert len(found["uncovered_households"]) == counted["uncovered"]
+    assert found["visits"] == counted["visits"][-4:], as_of
+    carrying = Counter(counted["loads"].values())
+    assert {k: v for k, v in found["cadre_loads"].items() if k != "0"} == {str(n): c for n, c in carrying.items()}
+    return found
+
+
 def index_loads(app):
     return {c["cadre_id"]: c["load"] for c in app.cadres("gs") if c["load"]}
 
@@ -83,6 +152,15 @@ def test_coverage_equals_a_recount_after_exits_retirements_and_refilings(pairing
     pairings.retire_cadre(doctors[0], "gs", retired_on=date(2026, 7, 1), reason="退休", by="admin")
     pairings.case_refiled(cases[0], "gs.by", refiled_on=date(2026, 8, 1), occurred_at=moment())
     pairings.retire_cadre(teacher, "gs", retired_on=date(2026, 8, 2), reason="调离", by="admin")
+    for i, case_id in enumerate(cases):
+        if pairings.get_pairing(case_id, "gs").responsible and i % 2:
+            pairings.record_visit(case_id, "gs", role="caseworker", user="li", visited_on=date(2026, 9, 1 + i),
+                                  kind="routine", findings="家中困难已缓解", problems_solved="", measures="",
+                                  next_steps="")
+    for as_of in (date(2026, 1, 31), date(2026, 2, 5), date(2026, 5, 31), date(2026, 6, 1), date(2026, 7, 1),
+                  date(2026, 8, 1), date(2026, 10, 1), TODAY):
+        same_as_recount(pairings, as_of)
+    assert [q["quarter"] for q in pairings.coverage("gs")["visits"]] == ["2026Q1", "2026Q2", "2026Q3"]
 
     counted = recount(pairings, cases)
     coverage = pairings.coverage("gs")

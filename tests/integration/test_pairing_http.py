@@ -255,11 +255,21 @@ def test_coverage_counts_filed_paired_uncovered_and_loads(api):
     unit_id = unit(api, "gs.t12")
     cadre(api, unit_id, "gs.t12", "staff")
     filed(api, "gs.t12")
-    filed(api, "gs.t12")
-    answer = api.client("auditor", "gs.t12").get("/coverage", federation="gs.t12")
+    waiting = filed(api, "gs.t12")
+    auditor = api.client("auditor", "gs.t12")
+    answer = auditor.get("/coverage", federation="gs.t12")
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"federation": "gs.t12", "filed": 2, "paired": 1, "uncovered": 1,
-                             "cadre_loads": {"1": 1}}
+    assert answer.json() == {
+        "federation": "gs.t12", "as_of": TODAY.isoformat(), "filed": 2, "paired": 1,
+        "paired_within": {"days": 15, "households": 1}, "uncovered": 1,
+        "uncovered_households": [{"case_id": waiting, "federation": "gs.t12", "since": "2026-10-09", "days": 53,
+                                  "reason": answer.json()["uncovered_households"][0]["reason"]}],
+        "cadre_loads": {"1": 1}, "visits": [],
+    }
+    assert "no active cadre with free capacity" in answer.json()["uncovered_households"][0]["reason"]
+    before = auditor.get("/coverage", federation="gs.t12", as_of="2026-10-08").json()
+    assert (before["filed"], before["paired"], before["cadre_loads"]) == (0, 0, {})  # the cadre came later
+    assert auditor.get("/coverage", federation="gs.t12", within_days="x").status_code == 400
     assert api.client("auditor", "gs.t12").get("/coverage", federation="gs.t1").status_code == 403
 
 
@@ -325,3 +335,30 @@ def test_the_served_openapi_description_is_valid(api):
     validate(spec)
     assert {"/units", "/cadres", "/cadres/{cadre_id}/retirement", "/capacity/{federation}", "/pairings/{case_id}",
             "/cases/{case_id}/visits", "/visits/overdue", "/my/households", "/coverage"} <= set(spec["paths"])
+
+
+def test_metrics_count_pairings_and_show_coverage_per_top_level_federation(api, monkeypatch):
+    from services.pairing import metrics
+
+    monkeypatch.setattr(metrics, "REFRESH_SECONDS", 0.0)
+    before = metric_value(api, "relief_pairing_pairings_total", event="assigned")
+    unit_id = unit(api, "gs.t20")
+    cadre(api, unit_id, "gs.t20", "staff")
+    filed(api, "gs.t20")
+    filed(api, "gs.t20")
+    assert metric_value(api, "relief_pairing_pairings_total", event="assigned") == before + 1
+    found = api.app.coverage("gs")
+    ratio = metric_value(api, "relief_pairing_coverage_ratio", federation="gs")
+    assert ratio == pytest.approx(found["paired"] / found["filed"])
+    assert metric_value(api, "relief_pairing_uncovered_households", federation="gs") == found["uncovered"]
+    assert metric_value(api, "relief_pairing_overdue_visits", federation="gs") == len(api.app.overdue("gs", TODAY))
+    text = requests.get(api.base_url + "/metrics", timeout=10).text
+    assert PHONE not in text
+
+
+def metric_value(api: Api, name: str, **labels: str) -> float:
+    text = requests.get(api.base_url + "/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} {labels} not in /metrics")
