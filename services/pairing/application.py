@@ -43,6 +43,7 @@ from services.pairing.index import (
     CASES,
     SLOTS,
     TABLES,
+    USERS,
     UNITS,
     cadre_row,
     case_put,
@@ -85,6 +86,10 @@ class CapacityFull(Exception):
 
 class CadreInactive(Exception):
     """The cadre has retired and takes no households."""
+
+
+class DuplicateUser(Exception):
+    """The login name already belongs to a cadre (retired ones included: audit must tell who was who)."""
 
 
 class NotYourHousehold(Exception):
@@ -134,8 +139,12 @@ class Pairings(IndexedApplication):
 
         def registered() -> Cadre:
             unit: Unit = self._get(Unit, unit_id)
+            held = self._rows(USERS, keys=[user])
+            if held:
+                raise DuplicateUser(f"the login name {user} already belongs to cadre {held[0]['cadre_id']}")
             cadre = Cadre.register(name, unit, rank, federation, phone, user, by)
-            self._store(cadre, index=[Put(CADRES, cadre_row(cadre))])
+            claim = Claim(USERS, {"user_name": user, "cadre_id": str(cadre.id)})
+            self._store(cadre, index=[Put(CADRES, cadre_row(cadre)), claim])
             self.cover_waiting(cadre.federation, self.today(), f"cadre {cadre.id} registered")
             return cadre
 
@@ -365,7 +374,12 @@ class Pairings(IndexedApplication):
         return pairing
 
     def _require_visitor(self, pairing: Pairing, role: str, user: str) -> None:
-        if role == "caseworker" or (pairing.contact is not None and user == pairing.contact):
+        if role == "caseworker":
+            return
+        own = self._rows(CADRES, equal={"user_name": user})
+        if own and own[0]["active"] != "1":
+            raise NotYourHousehold(f"{user} is a retired cadre and visits no household")
+        if pairing.contact is not None and user == pairing.contact:
             return
         if role == "cadre" and pairing.responsible is not None:
             rows = self._rows(CADRES, keys=[pairing.responsible])

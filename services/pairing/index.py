@@ -28,6 +28,7 @@ CADRES = Table(
              "retired_on"),
     indexes=(("federation", "active"), ("unit_id",), ("user_name",)),
 )
+USERS = Table("pairing_cadre_users", key="user_name", columns=("cadre_id",))  # a login name: one cadre, ever
 CAPACITY = Table("pairing_capacity", key="federation", columns=("leader", "staff"))
 SLOTS = Table("pairing_slots", key="slot", columns=("cadre_id", "federation", "case_id"),
               indexes=(("cadre_id",), ("federation",)))
@@ -40,7 +41,7 @@ CASES = Table(
     ),
     indexes=(("status", "federation"), ("federation",), ("cadre_id",)),
 )
-TABLES = (UNITS, CADRES, CAPACITY, SLOTS, CASES)
+TABLES = (UNITS, CADRES, USERS, CAPACITY, SLOTS, CASES)
 
 
 def unit_row(unit: Unit) -> dict[str, Any]:

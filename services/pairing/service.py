@@ -26,6 +26,7 @@ from services.pairing.application import (
     CadreInactive,
     CapacityFull,
     ConcurrentChange,
+    DuplicateUser,
     NotFound,
     NotYourHousehold,
     OutsideScope,
@@ -77,6 +78,7 @@ ERRORS: dict[type[Exception], tuple[int, str]] = {
     CapacityFull: (409, "capacity_full"),
     OutsideSubtree: (409, "outside_subtree"),
     CadreInactive: (409, "cadre_inactive"),
+    DuplicateUser: (409, "duplicate_user"),
     ConcurrentChange: (409, "concurrent_change"),
 }
 route = routes(ERRORS)

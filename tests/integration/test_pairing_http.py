@@ -362,3 +362,25 @@ def metric_value(api: Api, name: str, **labels: str) -> float:
         if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{name} {labels} not in /metrics")
+
+
+def test_a_login_name_belongs_to_one_cadre_and_a_retired_cadre_visits_no_household(api):
+    unit_id = unit(api, "gs.t21")
+    cadre(api, unit_id, "gs.t21", "staff", user="zhangwei")
+    body = {"name": "张伟", "unit_id": unit_id, "rank": "staff", "federation": "gs.t21", "phone": PHONE,
+            "user": "zhangwei"}
+    again = api.client().post("/cadres", body)
+    assert again.status_code == 409 and again.json()["error"] == "duplicate_user"
+
+    leaving = cadre(api, unit_id, "gs.t21", "staff", user="lina")
+    case_id = filed(api, "gs.t21", causes=("illness",))
+    api.app.case_exited(case_id, "gs.t21", reason="stable_employment", exited_on=date(2026, 11, 1),
+                        occurred_at=datetime.now(UTC))
+    pairing = api.client("auditor", "gs.t21").get(f"/pairings/{case_id}").json()
+    who = pairing["cadre_id"]
+    user = "zhangwei" if who != leaving else "lina"
+    assert api.client().post(f"/cadres/{who}/retirement", {"retired_on": "2026-11-30", "reason": "退休"}).ok
+    follow_up = {**VISIT, "kind": "follow_up"}
+    answer = api.client("cadre", "gs.t21", user).post(f"/cases/{case_id}/visits", follow_up)
+    assert answer.status_code == 403 and answer.json()["error"] == "not_your_household"
+    assert "retired" in answer.json()["message"]
