@@ -41,6 +41,10 @@ def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[st
         "REPLICA_ID": env.get(f"RELIEF_{upper}_INSTANCE") or f"{service}-{socket.gethostname()}-{os.getpid()}",
         "MAX_BODY_BYTES": int(env.get("RELIEF_MAX_BODY_BYTES", str(MAX_BODY_BYTES))),
         "COMMIT": env.get("RELIEF_COMMIT", "unknown"),
+        # Pairing: how long follow-up visits (回访) are due after an exit, and the coverage report's
+        # "paired within N days of filing".
+        "PAIRING_FOLLOW_UP_MONTHS": env.get("RELIEF_PAIRING_FOLLOW_UP_MONTHS", "12"),
+        "PAIRING_PAIRED_WITHIN_DAYS": env.get("RELIEF_PAIRING_PAIRED_WITHIN_DAYS", "15"),
         "max_workers": int(env.get("RELIEF_MAX_WORKERS", "50")),
     }
 

@@ -100,6 +100,14 @@ class ConcurrentChange(Exception):
     """Another request changed the same aggregate meanwhile; nothing was stored."""
 
 
+def setting(env: Any, name: str, default: int, least: int, most: int) -> int:
+    """A whole-number setting of the service, refused at start (not at the first query) if it is not one."""
+    text = str(env.get(name) or default)
+    if not text.isascii() or not text.isdigit() or not least <= int(text) <= most:
+        raise ValueError(f"{name} must be a whole number from {least} to {most}, not {text!r}")
+    return int(text)
+
+
 class Pairings(IndexedApplication):
     """Register units and cadres, pair households, hand them over, record visits (结对帮扶、季季访)."""
 
@@ -109,19 +117,13 @@ class Pairings(IndexedApplication):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self._scans = threading.local()  # per green thread: how far its unit of work's index was sorted
+        self.follow_up_months = setting(self.env, "PAIRING_FOLLOW_UP_MONTHS", 12, 0, 120)
+        self.paired_within_days = setting(self.env, "PAIRING_PAIRED_WITHIN_DAYS", 15, 0, 366)
 
     def today(self) -> date:
         """The day business dates are checked against (the domain has no clock); tests may fix it."""
         return date.today()
 
-    @property
-    def follow_up_months(self) -> int:
-        return int(self.env.get("PAIRING_FOLLOW_UP_MONTHS") or 12)
-
-    @property
-    def paired_within_days(self) -> int:
-        """The coverage report's "paired within N days of filing" (default 15)."""
-        return int(self.env.get("PAIRING_PAIRED_WITHIN_DAYS") or 15)
 
     # The roster.
 
