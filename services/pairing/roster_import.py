@@ -6,8 +6,8 @@ is reported by row and column, as intake's import reports its rows, and the othe
 applied first, so a cadre may name a unit registered further down the file.
 
 Importing the same file again duplicates nothing: a unit with the name and federation of one already
-registered is reused (counted as existing), and a cadre whose login name is already registered is an
-error of that row (Pairings itself does not keep login names unique; this import does, system-wide).
+registered is reused (counted as existing), and a cadre whose login name already belongs to a cadre is
+an error of that row: Pairings keeps login names unique system-wide (DuplicateUser), retired cadres included.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from marshmallow import Schema, ValidationError, fields
 from services.contracts.federation import in_subtree, is_federation_code
 from services.intake.import_rows import CSV, XLSX, ImportFileError, _flat, _table, _text
 from services.intake.schemas import Failure
-from services.pairing.application import ConcurrentChange, NotFound, OutsideScope, Pairings
+from services.pairing.application import ConcurrentChange, DuplicateUser, NotFound, OutsideScope, Pairings
 from services.pairing.domain import InvalidValue
-from services.pairing.index import CADRES, UNITS, unit_row
+from services.pairing.index import UNITS, unit_row
 from services.pairing.matching import ancestors
 from services.pairing.schemas import UUID_PATTERN, CadreRequest, UnitRequest
 
@@ -173,14 +173,11 @@ class _Run:
         if not in_subtree(federation, self.scope):
             self.fail(number, "federation", f"{federation} is outside {self.scope}")
             return
-        if self.pairings.select_rows(CADRES, equal={"user_name": user}, limit=1):
-            self.fail(number, "user", "user already registered")
-            return
         try:
             self.pairings.register_cadre(name=loaded["name"], unit_id=loaded["unit_id"], rank=loaded["rank"],
                                          federation=federation, phone=loaded["phone"], user=user,
                                          scope=self.scope, by=self.by)
-        except (InvalidValue, NotFound, OutsideScope, ConcurrentChange) as problem:
+        except (InvalidValue, NotFound, OutsideScope, DuplicateUser, ConcurrentChange) as problem:
             self._refused(number, problem)
             return
         self.cadres_registered += 1
@@ -217,6 +214,8 @@ class _Run:
             self.fail(number, column, problem.problem)
         elif isinstance(problem, NotFound):
             self.fail(number, "unit", str(problem))
+        elif isinstance(problem, DuplicateUser):
+            self.fail(number, "user", "user already registered")
         elif isinstance(problem, OutsideScope):
             self.fail(number, "federation", str(problem))
         else:
