@@ -449,12 +449,15 @@ class Pairings(IndexedApplication):
         Only a household that a function with free slots at or under `root` fits is tried: the others
         were uncovered before and nothing changed for them.
         """
+        waiting = self.uncovered(root)
+        if not waiting:
+            return 0  # the usual case when a roster is built before households are filed: no scan of cadres
         rows = self._rows(CADRES, equal={"active": "1"}, subtree=("federation", root))
         free: Counter[str] = Counter()
         for candidate, slots in self._candidates(rows, self._rows(SLOTS, subtree=("federation", root))).values():
             free[candidate.function] += len(slots)
         paired = 0
-        for row in self.uncovered(root):
+        for row in waiting:
             if not +free:
                 break
             fits = [f for _, f in fitting_functions(row["causes"].split(",") if row["causes"] else [])]

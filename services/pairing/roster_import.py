@@ -29,7 +29,7 @@ from services.pairing.schemas import UUID_PATTERN, CadreRequest, UnitRequest
 
 __all__ = ["CSV", "MAX_ROWS", "XLSX", "RosterImportError", "RosterImportView", "import_roster", "read_roster"]
 
-MAX_ROWS = 5000  # data rows, header not counted; a larger roster is split into several files
+MAX_ROWS = 2000  # data rows, header not counted; answered in the request, so a larger roster is split into files
 UNIT, CADRE = "unit", "cadre"
 KINDS = {
     "unit": UNIT, "单位": UNIT, "帮扶单位": UNIT,

@@ -2,7 +2,7 @@
 
 The roster, each filed household's pairing, visits and coverage (结对帮扶、一帮一、季季访). Who may do what:
 
-- **admin** (the coordinator of a federation): keeps the roster (units, cadres, retirements) and the
+- **admin** (the coordinator of a federation): keeps the roster (units, cadres, retirements, imports) and the
   capacity setting, may override a pairing, and is the only role that sees a cadre's phone in full.
 - **approver**: may override a pairing in their federation (a coordinator's decision), and reads.
 - **caseworker**: records visits to any household of their federation, and reads.
@@ -36,6 +36,7 @@ from services.pairing.application import (
 from services.pairing.domain import UNPAIRED, Cadre, IllegalTransition, InvalidValue, NotPaired
 from services.pairing.metrics import PairingMetrics
 from services.pairing.outbound import pairing_event
+from services.pairing.roster_import import CSV, XLSX, RosterImportError, RosterImportView, import_roster
 from services.pairing.schemas import (
     AsOfQuery,
     CadreList,
@@ -66,6 +67,7 @@ from services.runtime.store import EventStore
 from services.runtime.waker import HubWaker
 from services.web.auth import Principal
 from services.web.entrypoint import routes
+from services.web.errors import BadRequest
 from services.web.operations import Operations
 
 ERRORS: dict[type[Exception], tuple[int, str]] = {
@@ -90,6 +92,7 @@ CADRES = ("cadre",)
 SUPERVISORS = ("caseworker", "approver", "auditor", "admin")
 READERS = ("caseworker", "approver", "cadre", "auditor", "admin")
 
+ROSTER_MAX_BYTES = 5 * 1024 * 1024  # a roster file; JSON bodies keep the container's MAX_BODY_BYTES
 Reply = tuple[int, Any]
 
 
@@ -147,6 +150,18 @@ class PairingService(Operations):
         cadre = self.pairings.retire_cadre(cadre_id, principal.federation, retired_on=body["retired_on"],
                                            reason=body["reason"], by=principal.user)
         return 201, self._cadre(cadre, principal)
+
+    @route("POST", "/roster/imports", roles=COORDINATORS, response=RosterImportView, media_types=(CSV, XLSX),
+           max_body=ROSTER_MAX_BYTES,
+           responses={400: "not a readable CSV (UTF-8) or XLSX file, columns missing, or too many rows"},
+           summary="Import units and cadres from one CSV or XLSX file; rows that fail are listed, the others kept")
+    def import_roster(self, request: Request, principal: Principal) -> Reply:
+        try:
+            report = import_roster(self.pairings, request.get_data(), request.headers.get("Content-Type", ""),
+                                   scope=principal.federation, by=principal.user)
+        except RosterImportError as exc:
+            raise BadRequest(str(exc), {"file": [str(exc)]}) from None
+        return 200, report
 
     @route("PUT", "/capacity/<federation>", roles=COORDINATORS, body=CapacityRequest, response=CapacityView,
            summary="Set how many households a leader and a staff cadre carry at and under a federation")

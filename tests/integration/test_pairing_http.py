@@ -384,3 +384,29 @@ def test_a_login_name_belongs_to_one_cadre_and_a_retired_cadre_visits_no_househo
     answer = api.client("cadre", "gs.t21", user).post(f"/cases/{case_id}/visits", follow_up)
     assert answer.status_code == 403 and answer.json()["error"] == "not_your_household"
     assert "retired" in answer.json()["message"]
+
+
+def test_a_roster_file_registers_units_and_cadres_and_lists_the_rows_it_refused(api):
+    csv_text = ("kind,name,function,federation,unit,rank,phone,user\n"
+                "单位,gs.t22 民政局,civil_affairs,gs.t22,,,,\n"
+                "干部,李娜,,gs.t22,gs.t22 民政局,staff,13812345678,t22-lina\n"
+                "干部,王强,,gs.t22,gs.t22 民政局,staff,12345,t22-wang\n")
+    session = requests.Session()
+    session.headers["Authorization"] = api.client().session.headers["Authorization"]
+    answer = session.post(api.base_url + "/roster/imports", data=csv_text.encode(),
+                          headers={"Content-Type": "text/csv"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert (report["rows"], report["units_registered"], report["cadres_registered"]) == (3, 1, 1)
+    assert [(e["row"], e["column"]) for e in report["errors"]] == [(4, "phone")]
+    assert [c["user"] for c in api.client().get("/cadres", federation="gs.t22").json()["cadres"]] == ["t22-lina"]
+    again = session.post(api.base_url + "/roster/imports", data=csv_text.encode(),
+                         headers={"Content-Type": "text/csv"}, timeout=30).json()
+    assert (again["units_registered"], again["units_existing"], again["cadres_registered"]) == (0, 1, 0)
+    bad = session.post(api.base_url + "/roster/imports", data=b"\xff\xfe", headers={"Content-Type": "text/csv"},
+                       timeout=30)
+    assert bad.status_code == 400 and "file" in bad.json()["fields"]
+    caseworker = api.client("caseworker", "gs.t22")
+    refused = caseworker.session.post(api.base_url + "/roster/imports", data=csv_text.encode(),
+                                      headers={"Content-Type": "text/csv"}, timeout=30)
+    assert refused.status_code == 403
