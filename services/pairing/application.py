@@ -53,6 +53,7 @@ from services.pairing.index import (
     oldest_first,
     overdue_households,
     pending,
+    slot_key,
     unit_row,
 )
 from services.pairing.matching import Candidate, Choice, ancestors, choices, fitting_functions, gap_reason
@@ -542,31 +543,43 @@ class Pairings(IndexedApplication):
         return Put(SLOTS, claim.row) if touching and isinstance(touching[-1], Release) else claim
 
     def _best(self, pairing: Pairing) -> tuple[Choice, int] | None:
-        """The best free cadre for the household and the slot number to claim, or None."""
-        above = ancestors(pairing.federation)
-        rows = [r for fed in above for r in self._rows(CADRES, equal={"federation": fed, "active": "1"})]
-        found = self._candidates(rows, [s for fed in above for s in self._rows(SLOTS, equal={"federation": fed})])
+        """The best free cadre for the household and the slot number to claim, or None.
+
+        Only cadres of a fitting function at the case's federation or above are read, and only their own
+        slot rows (by key): the work per pairing does not grow with the households already paired.
+        """
+        fits = {function for _, function in fitting_functions(pairing.causes)}
+        rows = [r for fed in ancestors(pairing.federation)
+                for r in self._rows(CADRES, equal={"federation": fed, "active": "1"}) if r["function"] in fits]
+        found = self._candidates(rows)
         ranked = choices(pairing.federation, pairing.causes, [c for c, _ in found.values()])
         if not ranked:
             return None
         return ranked[0], found[ranked[0].candidate.cadre_id][1][0]
 
     def _candidates(
-        self, rows: list[dict[str, Any]], slots: list[dict[str, Any]]
+        self, rows: list[dict[str, Any]], slots: list[dict[str, Any]] | None = None
     ) -> dict[str, tuple[Candidate, list[int]]]:
         """Cadre rows as matching sees them, each with the slot numbers still free below its capacity.
 
-        `slots` holds (at least) every slot row of these cadres; the nearest capacity setting applies.
+        `slots` holds (at least) every slot row of these cadres, or None to read exactly theirs by key;
+        the nearest capacity setting applies.
         """
+        above = sorted({f for r in rows for f in ancestors(r["federation"])})
+        limits = {r["federation"]: r for r in self._rows(CAPACITY, keys=above)} if above else {}
+        capacities = {}
+        for row in rows:
+            setting = next((limits[f] for f in ancestors(row["federation"]) if f in limits), None)
+            capacities[row["cadre_id"]] = int(setting[row["rank"]]) if setting else DEFAULT_CAPACITY[row["rank"]]
+        if slots is None:
+            keys = [slot_key(cadre_id, n) for cadre_id, capacity in capacities.items() for n in range(capacity)]
+            slots = self._rows(SLOTS, keys=keys) if keys else []
         held: dict[str, set[int]] = {}
         for slot in slots:
             held.setdefault(slot["cadre_id"], set()).add(int(slot["slot"].rsplit(":", 1)[1]))
-        above = sorted({f for r in rows for f in ancestors(r["federation"])})
-        limits = {r["federation"]: r for r in self._rows(CAPACITY, keys=above)} if above else {}
         found = {}
         for row in rows:
-            setting = next((limits[f] for f in ancestors(row["federation"]) if f in limits), None)
-            capacity = int(setting[row["rank"]]) if setting else DEFAULT_CAPACITY[row["rank"]]
+            capacity = capacities[row["cadre_id"]]
             taken = held.get(row["cadre_id"], set())
             candidate = Candidate(row["cadre_id"], row["unit_id"], row["function"], row["federation"],
                                   row["registered_at"], len(taken), capacity)

@@ -105,23 +105,31 @@ def pending(
     """
     if not ops:
         return rows
+    wanted_keys = set(keys) if keys is not None else None
+
+    def wanted(row: dict[str, Any]) -> bool:
+        if wanted_keys is not None and row[table.key] not in wanted_keys:
+            return False
+        if any(row.get(k) != v for k, v in (equal or {}).items()):
+            return False
+        return subtree is None or in_subtree(str(row.get(subtree[0]) or ""), subtree[1])
+
     by_key = {r[table.key]: r for r in rows}
     for op in ops:
         if op.table.name != table.name:
             continue
         if isinstance(op, Release):
             by_key.pop(op.key, None)
+            continue
+        key = op.row[table.key]
+        if wanted_keys is not None and key not in wanted_keys:
+            continue
+        row = {c: op.row.get(c) for c in table.all_columns}
+        if wanted(row):
+            by_key[key] = row
         else:
-            by_key[op.row[table.key]] = {c: op.row.get(c) for c in table.all_columns}
-
-    def wanted(row: dict[str, Any]) -> bool:
-        if keys is not None and row[table.key] not in keys:
-            return False
-        if any(row.get(k) != v for k, v in (equal or {}).items()):
-            return False
-        return subtree is None or in_subtree(str(row.get(subtree[0]) or ""), subtree[1])
-
-    return [by_key[k] for k in sorted(by_key) if wanted(by_key[k])]
+            by_key.pop(key, None)  # the batch changed it so that it no longer matches
+    return [by_key[k] for k in sorted(by_key)]
 
 
 # Queries answered from the rows alone.
