@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -107,6 +108,19 @@ def setting(env: Any, name: str, default: int, least: int, most: int) -> int:
     if not text.isascii() or not text.isdigit() or not least <= int(text) <= most:
         raise ValueError(f"{name} must be a whole number from {least} to {most}, not {text!r}")
     return int(text)
+
+
+CACHED = frozenset({CADRES.name, CAPACITY.name})  # roster tables a batch reads once per query
+
+
+@dataclass
+class Scan:
+    """A unit of work's index writes sorted by table as they arrive, and the roster rows it has read."""
+
+    unit: UnitOfWork
+    done: int = 0
+    by_table: dict[str, list[IndexOp]] = field(default_factory=dict)
+    cache: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Pairings(IndexedApplication):
@@ -589,28 +603,45 @@ class Pairings(IndexedApplication):
     # Loading and saving.
 
     def _rows(self, table: Table, **criteria: Any) -> list[dict[str, Any]]:
-        """Index rows as this save will find them: the store's, with the running batch's unsaved writes."""
-        rows = self.select_rows(table, **criteria)
+        """Index rows as this save will find them: the store's, with the running batch's unsaved writes.
+
+        Inside a batch, the store's roster rows (cadres, capacity settings) are read once per query and
+        reused: pairing a household changes neither, and the batch's own writes are merged on top. A cadre
+        registered by a request meanwhile is seen by the next batch (and pairs waiting households itself).
+        """
+        scan = self._scan()
+        if scan is not None and table.name in CACHED:
+            key = (table.name, repr(sorted(criteria.items())))
+            rows = scan.cache.get(key)
+            if rows is None:
+                rows = scan.cache[key] = self.select_rows(table, **criteria)
+        else:
+            rows = self.select_rows(table, **criteria)
         ops = self._unsaved(table)
         if not ops:
             return rows
         return pending(rows, ops, table, criteria.get("equal"), criteria.get("subtree"), criteria.get("keys"))
 
-    def _unsaved(self, table: Table) -> list[IndexOp]:
-        """The running unit of work's index writes to `table`, in order (sorted by table as they arrive)."""
+    def _scan(self) -> Scan | None:
+        """What this green thread's running unit of work has been read for, or None outside one."""
         unit = self.unit
         if unit is None:
-            return []
-        scan: tuple[UnitOfWork, list[int], dict[str, list[IndexOp]]] | None = getattr(self._scans, "scan", None)
-        if scan is None or scan[0] is not unit:
-            scan = (unit, [0], {})
+            return None
+        scan: Scan | None = getattr(self._scans, "scan", None)
+        if scan is None or scan.unit is not unit:
+            scan = Scan(unit)
             self._scans.scan = scan
-        _, done, by_table = scan
-        for op in unit.index[done[0]:]:
-            by_table.setdefault(op.table.name, []).append(op)
-        done[0] = len(unit.index)
-        found: list[IndexOp] = by_table.get(table.name, [])
-        return found
+        return scan
+
+    def _unsaved(self, table: Table) -> list[IndexOp]:
+        """The running unit of work's index writes to `table`, in order (sorted by table as they arrive)."""
+        scan = self._scan()
+        if scan is None:
+            return []
+        for op in scan.unit.index[scan.done:]:
+            scan.by_table.setdefault(op.table.name, []).append(op)
+        scan.done = len(scan.unit.index)
+        return scan.by_table.get(table.name, [])
 
     def _find(self, case_id: str) -> Pairing | None:
         try:
