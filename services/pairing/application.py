@@ -110,7 +110,10 @@ def setting(env: Any, name: str, default: int, least: int, most: int) -> int:
     return int(text)
 
 
-CACHED = frozenset({CADRES.name, CAPACITY.name})  # roster tables a batch reads once per query
+# Tables a batch reads once per query (its own writes merged on top). Slots may be cached too: a slot
+# another transaction claims meanwhile fails this batch's claim (ClaimConflict), and the batch is applied
+# again on fresh rows, so a stale read can never overfill a cadre.
+CACHED = frozenset({CADRES.name, CAPACITY.name, SLOTS.name})
 
 
 @dataclass
@@ -605,9 +608,9 @@ class Pairings(IndexedApplication):
     def _rows(self, table: Table, **criteria: Any) -> list[dict[str, Any]]:
         """Index rows as this save will find them: the store's, with the running batch's unsaved writes.
 
-        Inside a batch, the store's roster rows (cadres, capacity settings) are read once per query and
-        reused: pairing a household changes neither, and the batch's own writes are merged on top. A cadre
-        registered by a request meanwhile is seen by the next batch (and pairs waiting households itself).
+        Inside a batch, the store's roster rows (cadres, capacity settings) and slots are read once per
+        query and reused, and the batch's own writes are merged on top (CACHED). A cadre registered by a
+        request meanwhile is seen by the next batch (and pairs waiting households itself).
         """
         scan = self._scan()
         if scan is not None and table.name in CACHED:
