@@ -44,13 +44,13 @@ class ImportFileError(Exception):
 
 def read_rows(data: bytes, content_type: str) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (row number as a spreadsheet shows it, cells by column name); row 1 is the header."""
-    table = _table(data, content_type)
+    table = read_table(data, content_type)
     header = [str(h or "").strip().lower() for h in next(table, [])]
     missing = [c for c in COLUMNS if c not in header and c not in OPTIONAL_COLUMNS]
     if missing:
         raise ImportFileError(f"missing columns: {', '.join(missing)}")
     for number, values in enumerate(table, start=2):
-        cells = {name: _text(value) for name, value in zip(header, values, strict=False) if name}
+        cells = {name: cell_text(value) for name, value in zip(header, values, strict=False) if name}
         if any(cells.values()):
             yield number, cells
 
@@ -90,7 +90,7 @@ def parse_row(cells: dict[str, str]) -> tuple[dict[str, Any], date] | dict[str, 
     return problems or (loaded, filed_on)
 
 
-def _table(data: bytes, content_type: str) -> Iterator[Any]:
+def read_table(data: bytes, content_type: str) -> Iterator[Any]:
     if content_type.startswith(CSV):
         try:
             text = data.decode("utf-8-sig")  # with or without a byte-order mark
@@ -108,7 +108,7 @@ def _table(data: bytes, content_type: str) -> Iterator[Any]:
     raise ImportFileError(f"send {CSV} or {XLSX}, not {content_type or 'no content type'}")
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -139,15 +139,15 @@ def _by_column(messages: Any) -> dict[str, str]:
     for field, detail in messages.items():
         if isinstance(detail, dict) and field in ("worker", "household"):
             for inner, message in detail.items():
-                found[COLUMN_OF.get((field, inner), str(inner))] = _flat(message)
+                found[COLUMN_OF.get((field, inner), str(inner))] = flat_message(message)
         else:
-            found[str(field) if field in COLUMNS else "row"] = _flat(detail)
+            found[str(field) if field in COLUMNS else "row"] = flat_message(detail)
     return found
 
 
-def _flat(message: Any) -> str:
+def flat_message(message: Any) -> str:
     if isinstance(message, dict):
-        return "; ".join(f"{k}: {_flat(v)}" for k, v in message.items())
+        return "; ".join(f"{k}: {flat_message(v)}" for k, v in message.items())
     if isinstance(message, list):
-        return "; ".join(_flat(m) for m in message)
+        return "; ".join(flat_message(m) for m in message)
     return str(message)

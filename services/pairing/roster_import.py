@@ -19,7 +19,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields
 
 from services.contracts.federation import in_subtree, is_federation_code
-from services.intake.import_rows import CSV, XLSX, ImportFileError, _flat, _table, _text
+from services.intake.import_rows import CSV, XLSX, ImportFileError, cell_text, flat_message, read_table
 from services.intake.schemas import Failure
 from services.pairing.application import ConcurrentChange, DuplicateUser, NotFound, OutsideScope, Pairings
 from services.pairing.domain import InvalidValue
@@ -62,7 +62,7 @@ class RosterImportView(Schema):
 def read_roster(data: bytes, content_type: str) -> list[tuple[int, dict[str, str]]]:
     """The rows of the file: (row number as a spreadsheet shows it, cells by lower-case column name)."""
     try:
-        table = _numbered(_table(data, content_type))
+        table = _numbered(read_table(data, content_type))
         _, first = next(table, (1, []))
         header = [str(h or "").strip().lower() for h in first]
         missing = [c for c in COLUMNS if c not in header]
@@ -70,7 +70,7 @@ def read_roster(data: bytes, content_type: str) -> list[tuple[int, dict[str, str
             raise RosterImportError(f"missing columns: {', '.join(missing)}")
         rows: list[tuple[int, dict[str, str]]] = []
         for number, values in table:
-            cells = {name: _text(value) for name, value in zip(header, values, strict=False) if name}
+            cells = {name: cell_text(value) for name, value in zip(header, values, strict=False) if name}
             if any(cells.values()):
                 if len(rows) == MAX_ROWS:
                     raise RosterImportError(f"more than {MAX_ROWS} rows; split the roster into several files")
@@ -206,7 +206,7 @@ class _Run:
 
     def _problems(self, number: int, messages: dict[str, Any]) -> None:
         for field, message in sorted(messages.items()):
-            self.fail(number, COLUMN_OF.get(field, field), _flat(message))
+            self.fail(number, COLUMN_OF.get(field, field), flat_message(message))
 
     def _refused(self, number: int, problem: Exception) -> None:
         if isinstance(problem, InvalidValue):
