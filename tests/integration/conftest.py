@@ -4,7 +4,9 @@ import pytest
 
 from services.audit.application import Trail
 from services.intake.application import Cases
+from services.pairing.application import Pairings
 from tests.backends import BACKENDS, backend_env
+from tests.factories import PAIRING_TODAY
 from tests.harness.services import InProcessSystem, environment
 
 
@@ -17,6 +19,15 @@ def env(request, tmp_path):
 @pytest.fixture
 def cases(env):
     app = Cases(env)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def pairings(env):
+    """A pairing application on each backend whose clock says PAIRING_TODAY."""
+    app = Pairings(env)
+    app.today = lambda: PAIRING_TODAY
     yield app
     app.close()
 

@@ -4,7 +4,6 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
-import pytest
 from eventsourcing.persistence import Tracking
 
 from services.contracts import Envelope
@@ -12,17 +11,10 @@ from services.eventstore.unit import UnitOfWork
 from services.pairing.application import Pairings
 from services.pairing.domain import Pairing
 from services.pairing.index import SLOTS, claim_slot
+from tests.factories import PAIRING_TODAY
 from tests.unit.test_pairing_lifecycle import cadre, filed, moment, unit
 
-TODAY = date(2026, 12, 1)
-
-
-@pytest.fixture
-def pairings(env):
-    app = Pairings(env)
-    app.today = lambda: TODAY
-    yield app
-    app.close()
+TODAY = PAIRING_TODAY
 
 
 def recount(app, case_ids):

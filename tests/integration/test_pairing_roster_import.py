@@ -2,25 +2,16 @@
 
 import csv
 import io
-from datetime import date
 from uuid import UUID
 
 import pytest
 from openpyxl import Workbook
 
-from services.pairing.application import Pairings
 from services.pairing.roster_import import CSV, MAX_ROWS, XLSX, RosterImportError, RosterImportView, import_roster
+from tests.factories import PAIRING_TODAY
 
-TODAY = date(2026, 12, 1)
+TODAY = PAIRING_TODAY
 HEADER = ("kind", "name", "function", "federation", "unit", "rank", "phone", "user")
-
-
-@pytest.fixture
-def pairings(env):
-    app = Pairings(env)
-    app.today = lambda: TODAY
-    yield app
-    app.close()
 
 
 def to_csv(rows, header=HEADER):
