@@ -451,10 +451,22 @@ class Pairings(IndexedApplication):
         days = self.paired_within_days if within_days is None else within_days
         return coverage(cases, cadres, as_of or self.today(), days, self.follow_up_months)
 
-    def top_level_federations(self) -> list[str]:
-        """The first part of every federation code with a household or a cadre (gs, …), sorted."""
-        codes = {r["federation"] for r in self._rows(CASES)} | {r["federation"] for r in self._rows(CADRES)}
-        return sorted({code.split(".", 1)[0] for code in codes})
+    def by_top_level(self, as_of: date) -> dict[str, dict[str, int]]:
+        """Filed, paired, uncovered and overdue households per top-level federation (gs, …), from one read
+        of the case and cadre rows (the metrics' gauges)."""
+        cases: dict[str, list[dict[str, Any]]] = {}
+        cadres: dict[str, list[dict[str, Any]]] = {}
+        for rows, into in ((self._rows(CASES), cases), (self._rows(CADRES), cadres)):
+            for row in rows:
+                into.setdefault(row["federation"].split(".", 1)[0], []).append(row)
+        figures = {}
+        for top in sorted(cases.keys() | cadres.keys()):
+            found = coverage(cases.get(top, []), cadres.get(top, []), as_of, self.paired_within_days,
+                             self.follow_up_months, quarters=0)
+            overdue = overdue_households(cases.get(top, []), as_of, self.follow_up_months)
+            figures[top] = {"filed": found["filed"], "paired": found["paired"], "uncovered": found["uncovered"],
+                            "overdue": len(overdue)}
+        return figures
 
     def stored(self, events: Sequence[Any]) -> None:
         count_stored(events)

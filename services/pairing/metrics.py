@@ -64,6 +64,17 @@ class CoverageGauges(Collector):
         self._lock = threading.Lock()
         self._cached: tuple[float, list[GaugeMetricFamily]] | None = None
 
+    def attach(self, app: Pairings) -> None:
+        with self._lock:
+            self.sources.append(app)
+            self._cached = None
+
+    def detach(self, app: Pairings) -> None:
+        with self._lock:
+            if app in self.sources:
+                self.sources.remove(app)
+            self._cached = None
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         app = self.sources[-1] if self.sources else None
         if app is None:
@@ -78,12 +89,7 @@ class CoverageGauges(Collector):
             return iter(self._cached[1])
 
     def _families(self, app: Pairings) -> list[GaugeMetricFamily]:
-        today = app.today()
-        tops: dict[str, dict[str, float]] = {}
-        for top in app.top_level_federations()[:MAX_TOP_LEVELS]:
-            found = app.coverage(top, today)
-            tops[top] = {"filed": found["filed"], "paired": found["paired"], "uncovered": found["uncovered"],
-                         "overdue": len(app.overdue(top, today))}
+        tops = dict(list(app.by_top_level(app.today()).items())[:MAX_TOP_LEVELS])
         families = []
         for name, key, text in (
             ("relief_pairing_filed_households", "filed", "Households filed today"),
@@ -119,13 +125,11 @@ class PairingMetrics(DependencyProvider):
                      if isinstance(d, EventStore) and d.attr_name == self.store_attribute)
         app = cast("Pairings", store.app)  # the service's EventStore(Pairings), set up before start
         self.app = app
-        GAUGES.sources.append(app)
-        GAUGES._cached = None
+        GAUGES.attach(app)
 
     def stop(self) -> None:
-        if self.app is not None and self.app in GAUGES.sources:
-            GAUGES.sources.remove(self.app)
-            GAUGES._cached = None
+        if self.app is not None:
+            GAUGES.detach(self.app)
         self.app = None
 
     def kill(self) -> None:
