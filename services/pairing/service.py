@@ -22,6 +22,7 @@ from uuid import UUID
 from werkzeug.wrappers import Request
 
 from services.contracts.topics import INTAKE_TOPIC
+from services.metrics.gauges import GaugeFeed
 from services.pairing.application import (
     CadreInactive,
     CapacityFull,
@@ -34,7 +35,7 @@ from services.pairing.application import (
     Pairings,
 )
 from services.pairing.domain import UNPAIRED, Cadre, IllegalTransition, InvalidValue, NotPaired
-from services.pairing.metrics import PairingMetrics
+from services.pairing.metrics import GAUGES
 from services.pairing.outbound import pairing_event
 from services.pairing.roster_import import CSV, XLSX, RosterImportError, RosterImportView, import_roster
 from services.pairing.schemas import (
@@ -104,7 +105,7 @@ class PairingService(Operations):
                                     PAIRING_FOLLOW_UP_MONTHS="PAIRING_FOLLOW_UP_MONTHS",
                                     PAIRING_PAIRED_WITHIN_DAYS="PAIRING_PAIRED_WITHIN_DAYS")
     waker = HubWaker()
-    gauges = PairingMetrics()
+    gauges = GaugeFeed(GAUGES, "pairings")  # coverage gauges read from this service's index
 
     @consume(topics=[INTAKE_TOPIC])
     def on_intake_events(self, batch: Batch) -> None:

@@ -340,7 +340,7 @@ def test_the_served_openapi_description_is_valid(api):
 def test_metrics_count_pairings_and_show_coverage_per_top_level_federation(api, monkeypatch):
     from services.pairing import metrics
 
-    monkeypatch.setattr(metrics, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(metrics.GAUGES, "refresh", 0.0)
     before = metric_value(api, "relief_pairing_pairings_total", event="assigned")
     unit_id = unit(api, "gs.t20")
     cadre(api, unit_id, "gs.t20", "staff")
