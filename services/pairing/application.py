@@ -50,14 +50,16 @@ from services.pairing.index import (
     case_put,
     claim_slot,
     coverage,
+    held_slots,
     household,
     oldest_first,
     overdue_households,
     pending,
     slot_key,
+    slot_number,
     unit_row,
 )
-from services.pairing.matching import Candidate, Choice, ancestors, choices, fitting_functions, gap_reason
+from services.pairing.matching import Candidate, Choice, ancestry, best_choice, fitting_functions, gap_reason
 from services.pairing.metrics import count_stored
 
 ATTEMPTS = 20  # a lost slot claim means another pairing took that slot: re-read and try again
@@ -118,12 +120,45 @@ CACHED = frozenset({CADRES.name, CAPACITY.name, SLOTS.name})
 
 @dataclass
 class Scan:
-    """A unit of work's index writes sorted by table as they arrive, and the roster rows it has read."""
+    """A unit of work's index writes sorted by table as they arrive, and the roster rows it has read.
+
+    `last_slot_op` is its last write of each slot; `held`, per cadre and capacity read so far, the slot
+    numbers below that capacity the cadre holds: read once, with the unit's own claims and releases
+    applied as they arrive. `absent` holds the pairings the store lacked.
+    """
 
     unit: UnitOfWork
     done: int = 0
     by_table: dict[str, list[IndexOp]] = field(default_factory=dict)
     cache: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    last_slot_op: dict[str, IndexOp] = field(default_factory=dict)
+    held: dict[str, dict[int, set[int]]] = field(default_factory=dict)
+    absent: set[UUID] = field(default_factory=set)
+
+    def catch_up(self) -> None:
+        """Sort the index writes the unit received since the last call."""
+        for op in self.unit.index[self.done:]:
+            self.by_table.setdefault(op.table.name, []).append(op)
+            if op.table.name == SLOTS.name:
+                key = slot_of(op)
+                self.last_slot_op[key] = op
+                for capacity, taken in self.held.get(key.rsplit(":", 1)[0], {}).items():
+                    take(taken, op, capacity)
+        self.done = len(self.unit.index)
+
+
+def slot_of(op: IndexOp) -> str:
+    """The slot key a claim, put or release of a slot row is about."""
+    return op.key if isinstance(op, Release) else str(op.row["slot"])
+
+
+def take(taken: set[int], op: IndexOp, capacity: int) -> None:
+    """Apply a write of a cadre's slot to the slot numbers below `capacity` they hold (a read by key)."""
+    n = slot_number(slot_of(op))
+    if isinstance(op, Release):
+        taken.discard(n)
+    elif n < capacity:
+        taken.add(n)
 
 
 class Pairings(IndexedApplication):
@@ -353,7 +388,7 @@ class Pairings(IndexedApplication):
                 raise NotFound(f"no cadre {cadre_id}")
             if row["active"] != "1":
                 raise CadreInactive(f"cadre {cadre_id} has retired")
-            if row["federation"] not in ancestors(pairing.federation):
+            if row["federation"] not in ancestry(pairing.federation):
                 raise OutsideSubtree(f"a cadre of {row['federation']} does not cover a case of {pairing.federation}")
             ops: list[IndexOp] = []
             slot, before = pairing.slot, pairing.cadre_id if pairing.status == ACTIVE else None
@@ -549,11 +584,10 @@ class Pairings(IndexedApplication):
             reason = gap_reason(pairing.federation, pairing.causes)
             pairing.uncover(f"{trigger}: {reason}" if pairing.status == ACTIVE else reason, on)
             return ops
-        choice, n = best
+        choice, n, contact = best
         c = choice.candidate
         rule = {**choice.rule, "trigger": trigger}
         claim = self._take_slot(c.cadre_id, n, c.federation, pairing.case_id)
-        contact = self._rows(CADRES, keys=[c.cadre_id])[0]["user_name"]
         if pairing.status == ACTIVE:
             pairing.reassign(c.unit_id, c.cadre_id, contact, rule, trigger, on, claim.row["slot"], by)
         else:
@@ -567,53 +601,75 @@ class Pairings(IndexedApplication):
         claim of one key in one transaction would fail there though it is sound everywhere.)
         """
         claim = claim_slot(cadre_id, n, federation, case_id)
-        key = claim.row["slot"]
-        touching = [op for op in self._unsaved(SLOTS) if (op.key if isinstance(op, Release) else op.row["slot"]) == key]
-        return Put(SLOTS, claim.row) if touching and isinstance(touching[-1], Release) else claim
+        scan = self._scan()
+        if scan is None:
+            return claim
+        scan.catch_up()
+        return Put(SLOTS, claim.row) if isinstance(scan.last_slot_op.get(claim.row["slot"]), Release) else claim
 
-    def _best(self, pairing: Pairing) -> tuple[Choice, int] | None:
-        """The best free cadre for the household and the slot number to claim, or None.
+    def _best(self, pairing: Pairing) -> tuple[Choice, int, str] | None:
+        """The best free cadre for the household, the slot number to claim and the contact, or None.
 
-        Only cadres of a fitting function at the case's federation or above are read, and only their own
-        slot rows (by key): the work per pairing does not grow with the households already paired.
+        Only active cadres at the case's federation or above are read, and only their own slot rows (by
+        key): the work per pairing does not grow with the households already paired.
         """
         fits = {function for _, function in fitting_functions(pairing.causes)}
-        rows = [r for fed in ancestors(pairing.federation)
-                for r in self._rows(CADRES, equal={"federation": fed, "active": "1"}) if r["function"] in fits]
-        found = self._candidates(rows)
-        ranked = choices(pairing.federation, pairing.causes, [c for c, _ in found.values()])
-        if not ranked:
+        rows = [r for fed in ancestry(pairing.federation)
+                for r in self._rows(CADRES, equal={"federation": fed, "active": "1"})]
+        found = self._candidates(rows, functions=fits)
+        best = best_choice(pairing.federation, pairing.causes, [c for c, _ in found.values()])
+        if best is None:
             return None
-        return ranked[0], found[ranked[0].candidate.cadre_id][1][0]
+        cadre_id = best.candidate.cadre_id
+        return best, found[cadre_id][1][0], next(r["user_name"] for r in rows if r["cadre_id"] == cadre_id)
 
     def _candidates(
-        self, rows: list[dict[str, Any]], slots: list[dict[str, Any]] | None = None
+        self, rows: list[dict[str, Any]], slots: list[dict[str, Any]] | None = None,
+        functions: set[str] | None = None,
     ) -> dict[str, tuple[Candidate, list[int]]]:
-        """Cadre rows as matching sees them, each with the slot numbers still free below its capacity.
+        """Cadre rows (of `functions` only, if given) as matching sees them, each with the slot numbers
+        still free below its capacity.
 
-        `slots` holds (at least) every slot row of these cadres, or None to read exactly theirs by key;
-        the nearest capacity setting applies.
+        `slots` holds (at least) every slot row of these cadres, or None to read exactly theirs by key (in
+        a unit of work, those of all `rows` at once, see _held); the nearest capacity setting applies.
         """
-        above = sorted({f for r in rows for f in ancestors(r["federation"])})
+        above = sorted({f for r in rows for f in ancestry(r["federation"])})
         limits = {r["federation"]: r for r in self._rows(CAPACITY, keys=above)} if above else {}
+        nearest = {fed: next((limits[f] for f in ancestry(fed) if f in limits), None)
+                   for fed in {r["federation"] for r in rows}}
         capacities = {}
         for row in rows:
-            setting = next((limits[f] for f in ancestors(row["federation"]) if f in limits), None)
+            setting = nearest[row["federation"]]
             capacities[row["cadre_id"]] = int(setting[row["rank"]]) if setting else DEFAULT_CAPACITY[row["rank"]]
-        if slots is None:
-            keys = [slot_key(cadre_id, n) for cadre_id, capacity in capacities.items() for n in range(capacity)]
-            slots = self._rows(SLOTS, keys=keys) if keys else []
-        held: dict[str, set[int]] = {}
-        for slot in slots:
-            held.setdefault(slot["cadre_id"], set()).add(int(slot["slot"].rsplit(":", 1)[1]))
+        held = self._held(capacities) if slots is None else held_slots(slots)
         found = {}
         for row in rows:
+            if functions is not None and row["function"] not in functions:
+                continue
             capacity = capacities[row["cadre_id"]]
             taken = held.get(row["cadre_id"], set())
             candidate = Candidate(row["cadre_id"], row["unit_id"], row["function"], row["federation"],
                                   row["registered_at"], len(taken), capacity)
             found[row["cadre_id"]] = (candidate, [n for n in range(capacity) if n not in taken])
         return found
+
+    def _held(self, capacities: dict[str, int]) -> dict[str, set[int]]:
+        """The slot numbers below its capacity that each of these cadres holds, as this save will find them.
+
+        Their slot rows are read by key; in a unit of work only once per cadre and capacity, for all those
+        not read yet at once, and then kept up to date with the unit's own claims and releases of their
+        slots as they arrive (Scan.held).
+        """
+        scan = self._scan()
+        if scan is not None:
+            scan.catch_up()  # held is up to date with what the unit holds, and so is what _rows merges
+        cached = scan.held if scan is not None else {}
+        missing = {cadre_id: n for cadre_id, n in capacities.items() if n not in cached.get(cadre_id, {})}
+        keys = [slot_key(cadre_id, n) for cadre_id, capacity in missing.items() for n in range(capacity)]
+        read = held_slots(self._rows(SLOTS, keys=keys)) if keys else {}
+        for cadre_id, capacity in missing.items():
+            cached.setdefault(cadre_id, {})[capacity] = read.get(cadre_id, set())
+        return {cadre_id: cached[cadre_id][capacity] for cadre_id, capacity in capacities.items()}
 
     # Loading and saving.
 
@@ -653,15 +709,20 @@ class Pairings(IndexedApplication):
         scan = self._scan()
         if scan is None:
             return []
-        for op in scan.unit.index[scan.done:]:
-            scan.by_table.setdefault(op.table.name, []).append(op)
-        scan.done = len(scan.unit.index)
+        scan.catch_up()
         return scan.by_table.get(table.name, [])
 
     def _find(self, case_id: str) -> Pairing | None:
+        """The case's pairing, or None; in a unit of work, a case the store lacked is asked of it only once."""
+        aggregate_id = Pairing.create_id(case_id)
+        scan = self._scan()
+        if scan is not None and aggregate_id in scan.absent and aggregate_id not in scan.unit.aggregates:
+            return None
         try:
-            pairing: Pairing = self.load(Pairing.create_id(case_id))
+            pairing: Pairing = self.load(aggregate_id)
         except AggregateNotFoundError:
+            if scan is not None:
+                scan.absent.add(aggregate_id)
             return None
         return pairing
 

@@ -62,6 +62,19 @@ def slot_key(cadre_id: str, n: int) -> str:
     return f"{cadre_id}:{n}"
 
 
+def slot_number(key: str) -> int:
+    """n of the slot key `cadre_id:n`."""
+    return int(key.rsplit(":", 1)[1])
+
+
+def held_slots(slots: list[dict[str, Any]]) -> dict[str, set[int]]:
+    """The slot numbers each cadre holds among these slot rows."""
+    held: dict[str, set[int]] = {}
+    for slot in slots:
+        held.setdefault(slot["cadre_id"], set()).add(slot_number(slot["slot"]))
+    return held
+
+
 def claim_slot(cadre_id: str, n: int, federation: str, case_id: str) -> Claim:
     return Claim(SLOTS, {"slot": slot_key(cadre_id, n), "cadre_id": cadre_id, "federation": federation,
                          "case_id": case_id})

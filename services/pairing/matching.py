@@ -8,8 +8,9 @@ order, so the same roster always gives the same answer; the rule that chose is k
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 # Most pressing first: health and a home before schooling and income (decisions.md, "Pairing").
@@ -72,19 +73,45 @@ def fitting_functions(causes: Iterable[str]) -> list[tuple[str, str]]:
 
 def ancestors(federation: str) -> list[str]:
     """The federation and every federation above it, nearest first: gs.by.pg, gs.by, gs."""
+    return list(ancestry(federation))
+
+
+@lru_cache(maxsize=4096)
+def ancestry(federation: str) -> tuple[str, ...]:
+    """`ancestors` as a tuple, computed once per federation (every pairing asks it of a few federations)."""
     parts = federation.split(".")
-    return [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    return tuple(".".join(parts[:n]) for n in range(len(parts), 0, -1))
 
 
 def choices(federation: str, causes: Sequence[str], candidates: Iterable[Candidate]) -> list[Choice]:
     """Every free candidate that fits the household, best first, each with the rule that ranks it."""
-    above = ancestors(federation)
+    fitting, ranking, choice = _ranking(federation, causes, candidates)
+    return [choice(c) for c in sorted(fitting, key=ranking)]
+
+
+def best_choice(federation: str, causes: Sequence[str], candidates: Iterable[Candidate]) -> Choice | None:
+    """The first of `choices` (the same ranking), or None, without ranking all of them."""
+    fitting, ranking, choice = _ranking(federation, causes, candidates)
+    return choice(min(fitting, key=ranking)) if fitting else None
+
+
+def _ranking(
+    federation: str, causes: Sequence[str], candidates: Iterable[Candidate]
+) -> tuple[list[Candidate], Callable[[Candidate], tuple[Any, ...]], Callable[[Candidate], Choice]]:
+    """The free candidates that fit the household, the key that ranks them (least first), and their Choice:
+    the most pressing cause, the nearest federation, the least load, then registration order and id."""
+    above = ancestry(federation)
     cause_of = {function: cause for cause, function in reversed(fitting_functions(causes))}
     rank = {cause: i for i, cause in enumerate(ranked_causes(causes))}
     fitting = [c for c in candidates if c.free and c.function in cause_of and c.federation in above]
-    fitting.sort(key=lambda c: (rank[cause_of[c.function]], above.index(c.federation), c.load, c.registered_at,
-                                c.cadre_id))
-    return [Choice(c, rule(federation, cause_of[c.function], c, above.index(c.federation))) for c in fitting]
+
+    def ranking(c: Candidate) -> tuple[Any, ...]:
+        return rank[cause_of[c.function]], above.index(c.federation), c.load, c.registered_at, c.cadre_id
+
+    def choice(c: Candidate) -> Choice:
+        return Choice(c, rule(federation, cause_of[c.function], c, above.index(c.federation)))
+
+    return fitting, ranking, choice
 
 
 def rule(federation: str, cause: str, candidate: Candidate, distance: int) -> dict[str, Any]:
