@@ -25,7 +25,8 @@ from services.pairing.application import ConcurrentChange, DuplicateUser, NotFou
 from services.pairing.domain import InvalidValue
 from services.pairing.index import UNITS, unit_row
 from services.pairing.matching import ancestors
-from services.pairing.schemas import UUID_PATTERN, CadreRequest, UnitRequest
+from services.pairing.schemas import CadreRequest, UnitRequest
+from services.web.fields import UUID_PATTERN
 
 __all__ = ["CSV", "MAX_ROWS", "XLSX", "RosterImportError", "RosterImportView", "import_roster", "read_roster"]
 

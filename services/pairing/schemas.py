@@ -6,14 +6,9 @@ from marshmallow import Schema, fields, validate
 
 from services.intake.schemas import PHONE
 from services.pairing.domain import FUNCTIONS, RANKS, VISIT_KINDS
-from services.web.fields import Code, Day, Matching, Name, StrictInteger, Text
+from services.web.fields import Code, Day, Matching, Name, StrictInteger, Text, uuid_field
 
-UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 STATUSES = ("unpaired", "active", "uncovered", "ended")
-
-
-def uuid_field(**kwargs: object) -> Matching:
-    return Matching(UUID_PATTERN, "not an id (a lower-case UUID)", **kwargs)
 
 
 # Requests.

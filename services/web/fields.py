@@ -38,6 +38,7 @@ MONEY_PATTERN = r"(0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?"
 POSITIVE_MONEY_PATTERN = r"[1-9][0-9]{0,7}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9])"
 DAY_PATTERN = r"(19[0-9]{2}|2[01][0-9]{2})-[0-9]{2}-[0-9]{2}"
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def anchored(pattern: str) -> str:
@@ -115,6 +116,11 @@ class Matching(fields.String):
     def __init__(self, pattern: str, error: str, **kwargs: Any):
         super().__init__(validate=FullMatch(pattern, error),
                          metadata={"pattern": anchored(pattern), **kwargs.pop("metadata", {})}, **kwargs)
+
+
+def uuid_field(**kwargs: Any) -> Matching:
+    """An id the service made: a lower-case UUID."""
+    return Matching(UUID_PATTERN, "not an id (a lower-case UUID)", **kwargs)
 
 
 class Code(Matching):
