@@ -55,8 +55,6 @@ from services.pairing.index import (
     oldest_first,
     overdue_households,
     pending,
-    slot_key,
-    slot_number,
     unit_row,
 )
 from services.pairing.matching import Candidate, Choice, ancestry, best_choice, fitting_functions, gap_reason
@@ -122,9 +120,10 @@ CACHED = frozenset({CADRES.name, CAPACITY.name, SLOTS.name})
 class Scan:
     """A unit of work's index writes sorted by table as they arrive, and the roster rows it has read.
 
-    `last_slot_op` is its last write of each slot; `held`, per cadre and capacity read so far, the slot
-    numbers below that capacity the cadre holds: read once, with the unit's own claims and releases
-    applied as they arrive. `absent` holds the pairings the store lacked.
+    `last_slot_op` is its last write of each slot. `held` is the slot numbers each cadre of the
+    federations in `filled` holds (a cadre without any has no entry): their slot rows read once per
+    federation, with the unit's own claims and releases applied as they arrive. `absent` holds the
+    pairings the store lacked.
     """
 
     unit: UnitOfWork
@@ -132,7 +131,8 @@ class Scan:
     by_table: dict[str, list[IndexOp]] = field(default_factory=dict)
     cache: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     last_slot_op: dict[str, IndexOp] = field(default_factory=dict)
-    held: dict[str, dict[int, set[int]]] = field(default_factory=dict)
+    held: dict[str, set[int]] = field(default_factory=dict)
+    filled: set[str] = field(default_factory=set)
     absent: set[UUID] = field(default_factory=set)
 
     def catch_up(self) -> None:
@@ -140,25 +140,14 @@ class Scan:
         for op in self.unit.index[self.done:]:
             self.by_table.setdefault(op.table.name, []).append(op)
             if op.table.name == SLOTS.name:
-                key = slot_of(op)
+                key = op.key if isinstance(op, Release) else op.row["slot"]
                 self.last_slot_op[key] = op
-                for capacity, taken in self.held.get(key.rsplit(":", 1)[0], {}).items():
-                    take(taken, op, capacity)
+                cadre_id, n = key.rsplit(":", 1)
+                if isinstance(op, Release):
+                    self.held.get(cadre_id, set()).discard(int(n))
+                elif op.row["federation"] in self.filled:
+                    self.held.setdefault(cadre_id, set()).add(int(n))
         self.done = len(self.unit.index)
-
-
-def slot_of(op: IndexOp) -> str:
-    """The slot key a claim, put or release of a slot row is about."""
-    return op.key if isinstance(op, Release) else str(op.row["slot"])
-
-
-def take(taken: set[int], op: IndexOp, capacity: int) -> None:
-    """Apply a write of a cadre's slot to the slot numbers below `capacity` they hold (a read by key)."""
-    n = slot_number(slot_of(op))
-    if isinstance(op, Release):
-        taken.discard(n)
-    elif n < capacity:
-        taken.add(n)
 
 
 class Pairings(IndexedApplication):
@@ -610,13 +599,13 @@ class Pairings(IndexedApplication):
     def _best(self, pairing: Pairing) -> tuple[Choice, int, str] | None:
         """The best free cadre for the household, the slot number to claim and the contact, or None.
 
-        Only active cadres at the case's federation or above are read, and only their own slot rows (by
-        key): the work per pairing does not grow with the households already paired.
+        Only active cadres of a fitting function at the case's federation or above are read, and the slot
+        rows of those federations: in a batch, once per federation (_held).
         """
         fits = {function for _, function in fitting_functions(pairing.causes)}
         rows = [r for fed in ancestry(pairing.federation)
-                for r in self._rows(CADRES, equal={"federation": fed, "active": "1"})]
-        found = self._candidates(rows, functions=fits)
+                for r in self._rows(CADRES, equal={"federation": fed, "active": "1"}) if r["function"] in fits]
+        found = self._candidates(rows)
         best = best_choice(pairing.federation, pairing.causes, [c for c, _ in found.values()])
         if best is None:
             return None
@@ -624,14 +613,13 @@ class Pairings(IndexedApplication):
         return best, found[cadre_id][1][0], next(r["user_name"] for r in rows if r["cadre_id"] == cadre_id)
 
     def _candidates(
-        self, rows: list[dict[str, Any]], slots: list[dict[str, Any]] | None = None,
-        functions: set[str] | None = None,
+        self, rows: list[dict[str, Any]], slots: list[dict[str, Any]] | None = None
     ) -> dict[str, tuple[Candidate, list[int]]]:
-        """Cadre rows (of `functions` only, if given) as matching sees them, each with the slot numbers
-        still free below its capacity.
+        """Cadre rows as matching sees them, each with the slot numbers still free below its capacity.
 
-        `slots` holds (at least) every slot row of these cadres, or None to read exactly theirs by key (in
-        a unit of work, those of all `rows` at once, see _held); the nearest capacity setting applies.
+        `slots` holds (at least) every slot row of these cadres, or None to read those of their
+        federations (_held) and count only the slots below each one's capacity; the nearest capacity
+        setting applies.
         """
         above = sorted({f for r in rows for f in ancestry(r["federation"])})
         limits = {r["federation"]: r for r in self._rows(CAPACITY, keys=above)} if above else {}
@@ -641,35 +629,33 @@ class Pairings(IndexedApplication):
         for row in rows:
             setting = nearest[row["federation"]]
             capacities[row["cadre_id"]] = int(setting[row["rank"]]) if setting else DEFAULT_CAPACITY[row["rank"]]
-        held = self._held(capacities) if slots is None else held_slots(slots)
+        held = held_slots(slots) if slots is not None else self._held({r["federation"] for r in rows})
         found = {}
         for row in rows:
-            if functions is not None and row["function"] not in functions:
-                continue
             capacity = capacities[row["cadre_id"]]
             taken = held.get(row["cadre_id"], set())
+            if slots is None and taken and max(taken) >= capacity:  # the capacity was lowered
+                taken = {n for n in taken if n < capacity}
             candidate = Candidate(row["cadre_id"], row["unit_id"], row["function"], row["federation"],
                                   row["registered_at"], len(taken), capacity)
             found[row["cadre_id"]] = (candidate, [n for n in range(capacity) if n not in taken])
         return found
 
-    def _held(self, capacities: dict[str, int]) -> dict[str, set[int]]:
-        """The slot numbers below its capacity that each of these cadres holds, as this save will find them.
+    def _held(self, federations: set[str]) -> dict[str, set[int]]:
+        """The slot numbers each cadre of these federations holds, as this save will find them (a cadre
+        without any may be missing).
 
-        Their slot rows are read by key; in a unit of work only once per cadre and capacity, for all those
-        not read yet at once, and then kept up to date with the unit's own claims and releases of their
-        slots as they arrive (Scan.held).
+        In a unit of work a federation's slot rows are read once, and then kept up to date with the unit's
+        own claims and releases as they arrive (Scan.held). A slot row has its cadre's federation.
         """
         scan = self._scan()
         if scan is not None:
-            scan.catch_up()  # held is up to date with what the unit holds, and so is what _rows merges
-        cached = scan.held if scan is not None else {}
-        missing = {cadre_id: n for cadre_id, n in capacities.items() if n not in cached.get(cadre_id, {})}
-        keys = [slot_key(cadre_id, n) for cadre_id, capacity in missing.items() for n in range(capacity)]
-        read = held_slots(self._rows(SLOTS, keys=keys)) if keys else {}
-        for cadre_id, capacity in missing.items():
-            cached.setdefault(cadre_id, {})[capacity] = read.get(cadre_id, set())
-        return {cadre_id: cached[cadre_id][capacity] for cadre_id, capacity in capacities.items()}
+            scan.catch_up()  # what held holds already is merged into what _rows reads
+        held, filled = (scan.held, scan.filled) if scan is not None else ({}, set())
+        for federation in sorted(federations - filled):
+            held.update(held_slots(self._rows(SLOTS, equal={"federation": federation})))
+            filled.add(federation)
+        return held
 
     # Loading and saving.
 
