@@ -64,6 +64,17 @@ SERVICES: tuple[ServiceEntry, ...] = (
         summary="helper units and cadres for every filed household, visits every quarter (结对帮扶)",
     ),
     ServiceEntry(
+        name="aid",
+        port=8003,
+        service_class="services.aid.service:AidService",
+        application="services.aid.application:Aids",
+        publishes="relief.aid.aid-events",
+        contracts="services.contracts.aid_events",
+        consumes=("relief.intake.case-events",),
+        replicas=2,
+        summary="programs and budgets, payments and goods, job referrals and training (帮扶资金与项目)",
+    ),
+    ServiceEntry(
         name="audit",
         port=8004,
         service_class="services.audit.service:AuditService",
@@ -73,8 +84,6 @@ SERVICES: tuple[ServiceEntry, ...] = (
         summary="every event of every case, in order",
     ),
 )
-# Ports kept for services whose issues are not built yet, so addresses never move when they arrive.
-RESERVED_PORTS = {"aid": 8003}
 
 
 def names() -> list[str]:
