@@ -536,8 +536,8 @@ class Disbursement(Aggregate):
     def pay(self, paid_on: date, bank_reference: str, by: str, *, eligible_that_day: bool) -> None:
         """Paid by the bank (for goods: handed over, with the delivery note's reference)."""
         self._require(APPROVED, "pay")
-        if paid_on.isoformat() < self.requested_on:
-            raise InvalidValue(("paid_on",), f"before the request of {self.requested_on}")
+        if paid_on.isoformat() < self.steps[-1]["on"]:
+            raise InvalidValue(("paid_on",), f"before the approval of {self.steps[-1]['on']}")
         if not eligible_that_day:
             raise NotFiledOnDay(f"case {self.case_id} is not filed on {paid_on.isoformat()}: no payment that day")
         self._step(PAID, paid_on, by, None, {"bank_reference": bank_reference})
@@ -545,6 +545,8 @@ class Disbursement(Aggregate):
     def fail(self, failed_on: date, reason: str, by: str) -> None:
         """The bank returned the transfer: the reservation goes back to the budget."""
         self._require(APPROVED, "record a failed transfer of")
+        if failed_on.isoformat() < self.steps[-1]["on"]:
+            raise InvalidValue(("failed_on",), f"before the approval of {self.steps[-1]['on']}")
         self._step(FAILED, failed_on, by, reason)
 
     def confirm(self, confirmed_on: date, confirmed_by: str, by: str) -> None:
@@ -707,6 +709,9 @@ class Referral(Aggregate):
             raise IllegalTransition("the interview is already recorded")
         require(recorded_on.isoformat() >= self.referred_on, "recorded_on",
                 f"before the referral of {self.referred_on}")
+        if self.outcomes:
+            require(recorded_on.isoformat() >= self.outcomes[-1]["recorded_on"], "recorded_on",
+                    f"before the {self.outcome} of {self.outcomes[-1]['recorded_on']}")
         if outcome == HIRED:
             require(monthly_wage is not None and monthly_wage > 0, "monthly_wage", "a hire records the monthly wage")
         else:
