@@ -51,6 +51,7 @@ from services.aid.domain import (
     NotFiledOnDay,
     Program,
     Referral,
+    SeparationOfDuties,
     Training,
 )
 from services.aid.index import (
@@ -468,8 +469,8 @@ class Aids(IndexedApplication):
                 if by in case.verifiers:
                     verified.append(d.case_id)
             if verified:
-                raise IllegalTransition(f"{by} verified {len(verified)} of the batch's cases "
-                                        f"({', '.join(verified[:5])}); another approver must approve it")
+                raise SeparationOfDuties(f"{by} verified {len(verified)} of the batch's cases "
+                                         f"({', '.join(verified[:5])}); another approver must approve it")
             totals: dict[str, list[int]] = {}
             for d in pending:
                 totals.setdefault(d.budget_federation, [0, 0])
@@ -502,9 +503,10 @@ class Aids(IndexedApplication):
                  "account": cases[r["case_id"]]["account"], "amount": yuan(int(r["amount"]))} for r in rows]
 
     def apply_bank_results(self, batch_id: str, scope: str, lines: list[dict[str, Any]], digest: str, *,
-                           by: str) -> dict[str, Any]:
+                           by: str, unread: int = 0) -> dict[str, Any]:
         """Apply a bank's result file line by line: paid with its reference, or failed with its reason. A line
-        already applied (the same outcome) changes nothing, so the same file twice is harmless."""
+        already applied (the same outcome) changes nothing, so the same file twice is harmless. `unread`: the
+        file's lines refused before they got here (counted as refused in the batch's record)."""
         batch = self.batch(batch_id, scope)
         if batch.approval is None:
             raise IllegalTransition("bank results come after the batch is approved")
@@ -519,7 +521,7 @@ class Aids(IndexedApplication):
                 report.append(outcome)
             if counts["paid"] or counts["failed"]:
                 b = self.batch(batch_id, scope)
-                b.record_results(digest, counts["paid"], counts["failed"], counts["refused"], by)
+                b.record_results(digest, counts["paid"], counts["failed"], counts["refused"] + unread, by)
                 self._store(b, index=[])
 
         self._atomically(applied)

@@ -73,6 +73,7 @@ class NotEligible(Exception):
         failed = [c for c in decision["checks"] if not c["passed"]]
         super().__init__("; ".join(f"{c['check']}: {c['detail']}" for c in failed) or "not eligible")
         self.decision = decision
+        self.details = {"rule_version": decision["rule_version"], "checks": failed}  # in the 409's body
 
 
 class SeparationOfDuties(Exception):

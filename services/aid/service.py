@@ -325,7 +325,7 @@ class AidService(Operations):
         except BankFileError as exc:
             raise BadRequest(str(exc), {"file": [str(exc)]}) from None
         report = self.aids.apply_bank_results(batch_id, principal.federation, lines, hashlib.sha256(data).hexdigest(),
-                                              by=principal.user)
+                                              by=principal.user, unread=len(refused))
         report["refused"] += len(refused)
         report["lines"] = sorted([*report["lines"], *refused], key=lambda line: line["line"])
         return 200, report
