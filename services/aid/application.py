@@ -288,9 +288,10 @@ class Aids(IndexedApplication):
         """Approve and reserve the amount from its budget in the same transaction (never below zero)."""
         found = self.disbursement(disbursement_id, scope)
         budget_id = Budget.create_id(found.program_id, found.budget_federation)
+        first = [found]  # the first attempt approves what was just read: if it changed since, the save conflicts
 
         def approved() -> Disbursement:
-            d = self.disbursement(disbursement_id, scope)
+            d = first.pop() if first else self.disbursement(disbursement_id, scope)
             d.approve(by, self._case(d.case_id).verifiers, self.today())
             budget = self._budget(budget_id)
             budget.reserve(d.amount, 1, str(d.id))  # all or nothing: the unit commits only if both succeed
@@ -462,6 +463,7 @@ class Aids(IndexedApplication):
         if any budget it draws on has too little left, none is (BudgetExhausted says how much is missing)."""
         def approved() -> Batch:
             batch = self.batch(batch_id, scope)
+            batch.check_approver(by)  # before any budget is read: the reason a creator is refused is who they are
             pending = [d for d in (self._get(Disbursement, i) for i in batch.disbursements) if d.state == REQUESTED]
             verified = []
             for d in pending:
@@ -711,7 +713,7 @@ class Aids(IndexedApplication):
             raise EventRefused(f"aid has no command for intake event {kind}")
         self._store(case, index=[case_put(case)])
         if kind == "CaseExited":  # stored first, so that the cancellations load this very case
-            self._cancel_pending(case, _day(p["exited_on"]), f"the case exited: {p['reason']}")
+            self._cancel_pending(case, _day(p["exited_on"]), f"the case exited on {p['exited_on']}: {p['reason']}")
 
     def _cancel_pending(self, case: AidCase, on: date, reason: str) -> None:
         """Every requested or approved, unpaid disbursement of the case is cancelled, its reservation released."""
@@ -769,10 +771,15 @@ class Aids(IndexedApplication):
             finally:
                 self.bind(None)
             try:
-                self.commit(unit.events, unit.index, [])
+                # Group-committed with the saves made at the same moment, as a request's lone save is: still
+                # one transaction for this unit (a shared one that fails is retried save by save), but one
+                # fsync for many approvals instead of one each, which blocked the whole process.
+                self._group.save(unit.events, unit.index)
             except IntegrityError:
                 time.sleep(0.001 * attempt)  # green under nameko's eventlet
                 continue
+            self.stored(unit.events)  # what commit() does after its own transaction
+            self._wake_listeners()
             return result
         raise ConcurrentChange("the records changed while this request ran; try again")
 

@@ -566,9 +566,11 @@ class Disbursement(Aggregate):
         self._step(REVERSED, reversed_on, by, reason)
 
     def cancel(self, reason: str, on: date, by: str) -> None:
+        """Cancelled because the case exited on `on`; dated no earlier than the step it follows (an exit
+        recorded late may be dated before an approval made meanwhile: the reason keeps the exit's date)."""
         if self.state not in PENDING:
             raise IllegalTransition(f"only a pending disbursement is cancelled; this one is {self.state}")
-        self._step(CANCELLED, on, by, reason)
+        self._step(CANCELLED, max(on, date.fromisoformat(self.steps[-1]["on"])), by, reason)
 
     def _require(self, state: str, action: str) -> None:
         if self.state != state:
@@ -652,11 +654,15 @@ class Batch(Aggregate):
     def _excluded(self, case_id: str, failed: list[dict[str, Any]], federation: str) -> None:
         self.excluded.append({"case_id": case_id, "failed": failed})
 
-    def approve(self, by: str, on: date, approved: int, total: int) -> None:
+    def check_approver(self, by: str) -> None:
+        """Not yet approved, and never by the one who created it."""
         if self.approval is not None:
             raise IllegalTransition("the batch is already approved")
         if by == self.by:
             raise SeparationOfDuties(f"{by} created this batch and cannot approve it")
+
+    def approve(self, by: str, on: date, approved: int, total: int) -> None:
+        self.check_approver(by)
         self._approved(by, on.isoformat(), approved, total, federation=self.federation)
 
     @event("Approved")

@@ -97,7 +97,10 @@ def disbursement_view(d: Disbursement) -> dict[str, Any]:
     return DISBURSEMENT_VIEW.dump({
         "disbursement_id": str(d.id), "case_id": d.case_id, "federation": d.federation, "program_id": d.program_id,
         "kind": d.kind, "form": d.form, "amount": yuan(d.amount), "state": d.state, "reason": d.reason,
-        "beneficiary": d.beneficiary, "idempotency_key": d.idempotency_key, "batch_id": d.batch_id,
+        # A batch's requests are keyed by the batch's key and the case, joined by a character no client
+        # key may hold; shown with a slash.
+        "beneficiary": d.beneficiary, "idempotency_key": d.idempotency_key.replace("\x1f", "/"),
+        "batch_id": d.batch_id,
         "budget_federation": d.budget_federation, "requested_by": d.requested_by, "requested_on": d.requested_on,
         "delivered_on": d.delivered_on, "bank_reference": d.bank_reference,
         "items": [{**item, "value": yuan(item["value"])} for item in d.items] if d.items is not None else None,
