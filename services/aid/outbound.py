@@ -23,7 +23,7 @@ from eventsourcing.persistence import Notification
 from services.aid.money import yuan
 from services.aid.views import terms_view
 from services.contracts import Envelope
-from services.contracts.envelope import from_stored
+from services.contracts.envelope import Publication
 from services.eventstore import IndexedApplication
 
 SERVICE = "aid"
@@ -155,25 +155,15 @@ BUILDERS: dict[str, tuple[str, Builder, Callable[[Any], str]]] = {
     "Training.Completed": ("TrainingCompleted", completed, case_key),
     "Training.DroppedOut": ("TrainingDroppedOut", dropped_out, case_key),
 }
-TYPES = {stored: published for stored, (published, _, _) in BUILDERS.items()}
 INTERNAL = (
     "AidCase.Tracked", "AidCase.Filed", "AidCase.Exited", "AidCase.Closed", "AidCase.Verified", "AidCase.Amended",
     "AidCase.Held", "AidCase.LetGo", "Budget.Opened", "Budget.PassedDown", "Budget.Reserved", "Budget.Spent",
     "Budget.Released", "Budget.Returned",
 )
+PUBLICATION = Publication(SERVICE, BUILDERS, INTERNAL)
+TYPES = PUBLICATION.types
 
 
 def aid_event(app: IndexedApplication, notification: Notification, now: datetime) -> Envelope | None:
     """The integration event of one stored event, or None if the event stays inside aid."""
-    domain_event: Any = app.mapper.to_domain_event(notification)
-    name = type(domain_event).__qualname__
-    found = BUILDERS.get(name)
-    if found is None:
-        if name in INTERNAL:
-            return None
-        raise LookupError(f"stored event {name} is neither published nor internal: decide which in outbound.py")
-    event_type, build, key = found
-    return from_stored(
-        domain_event, type=event_type, service=SERVICE, federation=domain_event.federation,
-        case_id=key(domain_event), payload=build(domain_event), recorded_at=now,
-    )
+    return PUBLICATION.of(app.mapper.to_domain_event(notification), now)

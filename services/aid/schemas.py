@@ -294,18 +294,23 @@ class ProgramList(Schema):
     programs = fields.List(fields.Nested(ProgramRow), required=True)
 
 
-class BudgetView(Schema):
+class Figures(Schema):
+    """What a program's money at a federation (or a subtree) amounts to, in yuan."""
+
     program_id = fields.String(required=True)
-    federation = fields.String(required=True)
     kind = fields.String(required=True)
     year = fields.Integer(required=True)
     budget = Amount(required=True)
-    allocated_to_children = Amount(required=True)
     reserved = Amount(required=True)
-    paid = Amount(required=True)
+    paid = Amount(required=True, metadata={"description": "paid (confirmed or not) and not reversed"})
     failed = Amount(required=True)
     reversed = Amount(required=True)
-    remaining = Amount(required=True)
+    remaining = Amount(required=True, metadata={"description": "budget − allocated to children − reserved − paid"})
+
+
+class BudgetView(Figures):
+    federation = fields.String(required=True)
+    allocated_to_children = Amount(required=True)
 
 
 class BudgetList(Schema):
@@ -462,32 +467,13 @@ class TrainingView(Schema):
     enrolments = fields.List(fields.Nested(EnrolmentView), required=True)
 
 
-class ReconciliationLine(Schema):
-    program_id = fields.String(required=True)
-    kind = fields.String(required=True)
-    year = fields.Integer(required=True)
-    federation = fields.String(required=True)
-    budget = Amount(required=True)
-    allocated_to_children = Amount(required=True)
-    requested = Amount(required=True)
-    reserved = Amount(required=True)
-    paid = Amount(required=True)
-    failed = Amount(required=True)
-    reversed = Amount(required=True)
-    remaining = Amount(required=True)
+class ReconciliationLine(BudgetView):
+    requested = Amount(required=True, metadata={"description": "waiting for approval against this budget"})
 
 
-class ReconciliationTotal(Schema):
-    program_id = fields.String(required=True)
-    kind = fields.String(required=True)
-    year = fields.Integer(required=True)
+class ReconciliationTotal(Figures):
     budget = Amount(required=True, metadata={"description": "what came into the subtree, counted once"})
     requested = Amount(required=True)
-    reserved = Amount(required=True)
-    paid = Amount(required=True)
-    failed = Amount(required=True)
-    reversed = Amount(required=True)
-    remaining = Amount(required=True)
 
 
 class Reconciliation(Schema):

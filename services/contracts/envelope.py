@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -96,6 +97,34 @@ def from_stored(
         service=service,
         payload=payload,
     )
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a service publishes of its stored events: per stored event class (`Case.Filed`), the integration
+    event type, the payload builder and the message key; the classes it keeps inside; every other class is
+    undecided and raises, so the outbox relay stops there (`relief_outbox_stalled`) until someone decides."""
+
+    service: str
+    builders: dict[str, tuple[str, Callable[[Any], dict[str, Any]], Callable[[Any], str]]]
+    internal: tuple[str, ...]
+
+    @property
+    def types(self) -> dict[str, str]:
+        return {stored: published for stored, (published, _, _) in self.builders.items()}
+
+    def of(self, domain_event: Any, now: datetime) -> Envelope | None:
+        """The integration event of one stored event, or None if it stays inside the service. The envelope's
+        federation comes from the event itself: every published stored event records it."""
+        name = type(domain_event).__qualname__
+        found = self.builders.get(name)
+        if found is None:
+            if name in self.internal:
+                return None
+            raise LookupError(f"stored event {name} is neither published nor internal: decide which in outbound.py")
+        event_type, build, key = found
+        return from_stored(domain_event, type=event_type, service=self.service, federation=domain_event.federation,
+                           case_id=key(domain_event), payload=build(domain_event), recorded_at=now)
 
 
 def encode(envelope: Envelope, check: bool = False) -> bytes:

@@ -31,7 +31,7 @@ from typing import Any
 from eventsourcing.persistence import Notification
 
 from services.contracts import Envelope
-from services.contracts.envelope import from_stored
+from services.contracts.envelope import Publication
 from services.eventstore import IndexedApplication
 from services.intake.identity import mask_phone
 
@@ -110,22 +110,12 @@ BUILDERS: dict[str, tuple[str, Builder, Callable[[Any], str]]] = {
     "Cadre.Registered": ("CadreRegistered", cadre_registered, own_key),
     "Cadre.Retired": ("CadreRetired", cadre_retired, own_key),
 }
-TYPES = {stored: published for stored, (published, _, _) in BUILDERS.items()}
 INTERNAL = ("Pairing.Tracked", "Pairing.Filed", "Pairing.Exited", "Pairing.Closed", "Pairing.Amended",
             "Capacity.Started", "Capacity.Set")
+PUBLICATION = Publication(SERVICE, BUILDERS, INTERNAL)
+TYPES = PUBLICATION.types
 
 
 def pairing_event(app: IndexedApplication, notification: Notification, now: datetime) -> Envelope | None:
     """The integration event of one stored event, or None if the event stays inside pairing."""
-    domain_event: Any = app.mapper.to_domain_event(notification)
-    name = type(domain_event).__qualname__
-    found = BUILDERS.get(name)
-    if found is None:
-        if name in INTERNAL:
-            return None
-        raise LookupError(f"stored event {name} is neither published nor internal: decide which in outbound.py")
-    event_type, build, key = found
-    return from_stored(
-        domain_event, type=event_type, service=SERVICE, federation=domain_event.federation,
-        case_id=key(domain_event), payload=build(domain_event), recorded_at=now,
-    )
+    return PUBLICATION.of(app.mapper.to_domain_event(notification), now)
