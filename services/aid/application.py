@@ -20,7 +20,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -327,6 +327,7 @@ class Aids(IndexedApplication):
             return self._atomically(paid)
 
     def _pay(self, d: Disbursement, paid_on: date, bank_reference: str, by: str) -> None:
+        self._not_future(paid_on=paid_on)
         case = self._case(d.case_id)
         program: Program = self._get(Program, d.program_id)
         rules = program.versions[d.decision["rule_version"] - 1]["eligibility"]
@@ -338,15 +339,19 @@ class Aids(IndexedApplication):
 
     def fail(self, disbursement_id: str, scope: str, *, failed_on: date, reason: str, by: str) -> Disbursement:
         """The bank returned it: the reservation goes back to the budget, the household may be paid again."""
+        self._not_future(failed_on=failed_on)
         return self._undo(disbursement_id, scope, lambda d: d.fail(failed_on, reason, by), FAILED)
 
     def reverse(self, disbursement_id: str, scope: str, *, reversed_on: date, reason: str, by: str) -> Disbursement:
         """Money recovered after payment: back to the budget."""
+        self._not_future(reversed_on=reversed_on)
         return self._undo(disbursement_id, scope, lambda d: d.reverse(reversed_on, reason, by), "reversed")
 
     def confirm(
         self, disbursement_id: str, scope: str, *, confirmed_on: date, confirmed_by: str, by: str
     ) -> Disbursement:
+        self._not_future(confirmed_on=confirmed_on)
+
         def confirmed() -> Disbursement:
             d = self.disbursement(disbursement_id, scope)
             d.confirm(confirmed_on, confirmed_by, by)
@@ -555,6 +560,7 @@ class Aids(IndexedApplication):
         self, *, case_id: str, person: str, employer: str, position: str, wage_offered: int | None,
         referred_on: date, scope: str, by: str,
     ) -> Referral:
+        self._not_future(referred_on=referred_on)
         case = self._case(case_id, scope)
         referral = Referral.make(case, self._person(case, person), employer, position, wage_offered, referred_on, by)
         self._store(referral, index=[referral_put(referral)])
@@ -563,6 +569,8 @@ class Aids(IndexedApplication):
     def record_outcome(
         self, referral_id: str, scope: str, *, outcome: str, monthly_wage: int | None, recorded_on: date, by: str
     ) -> Referral:
+        self._not_future(recorded_on=recorded_on)
+
         def recorded() -> Referral:
             referral = self.referral(referral_id, scope)
             referral.record(outcome, monthly_wage, recorded_on, by)
@@ -592,6 +600,8 @@ class Aids(IndexedApplication):
         return training
 
     def enrol(self, training_id: str, scope: str, *, case_id: str, person: str, enrolled_on: date, by: str) -> Training:
+        self._not_future(enrolled_on=enrolled_on)
+
         def enrolled() -> Training:
             training = self.training(training_id, scope)
             case = self._case(case_id, scope)
@@ -605,6 +615,8 @@ class Aids(IndexedApplication):
     def complete(
         self, training_id: str, scope: str, *, case_id: str, person: str, completed_on: date, certificate: str, by: str
     ) -> Training:
+        self._not_future(completed_on=completed_on)
+
         def completed() -> Training:
             training = self.training(training_id, scope)
             who = self._person(self._case(case_id, scope), person)
@@ -617,6 +629,8 @@ class Aids(IndexedApplication):
     def drop_out(
         self, training_id: str, scope: str, *, case_id: str, person: str, dropped_on: date, reason: str, by: str
     ) -> Training:
+        self._not_future(dropped_on=dropped_on)
+
         def dropped() -> Training:
             training = self.training(training_id, scope)
             who = self._person(self._case(case_id, scope), person)
@@ -751,6 +765,14 @@ class Aids(IndexedApplication):
         if found is None:
             raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}")
         return found
+
+    def _not_future(self, **days: date) -> None:
+        """A date of something done (paid, confirmed, referred…) is at most tomorrow: a day for clocks and time
+        zones, as intake allows (InvalidValue, 400, naming the field)."""
+        latest = self.today() + timedelta(days=1)
+        for name, day in days.items():
+            if day > latest:
+                raise InvalidValue((name,), f"{day.isoformat()} is in the future; the latest date accepted is {latest}")
 
     @staticmethod
     def _require_scope(federation: str, scope: str) -> None:

@@ -233,7 +233,7 @@ def test_approval_reserves_payment_spends_failure_releases_and_reversal_returns(
     aids.pay(str(b.id), "gs", paid_on=DAY, bank_reference="B2", by="cashier")
     assert aids.confirm(str(b.id), "gs", confirmed_on=DAY, confirmed_by="王芳", by="caseworker1").state == "confirmed"
     aids.fail(str(c.id), "gs", failed_on=DAY, reason="account closed", by="cashier")
-    aids.reverse(str(a.id), "gs", reversed_on=date(2026, 12, 10), reason="paid twice", by="cashier")
+    aids.reverse(str(a.id), "gs", reversed_on=DAY, reason="paid twice", by="cashier")
     with pytest.raises(IllegalTransition):
         aids.pay(str(c.id), "gs", paid_on=DAY, bank_reference="B3", by="cashier")  # failed is final
     with pytest.raises(IllegalTransition):
@@ -636,3 +636,18 @@ def test_one_idempotency_key_sent_ten_times_at_once_makes_one_disbursement(reque
     finally:
         for app in apps:
             app.close()
+
+
+def test_a_payment_or_a_referral_dated_after_tomorrow_is_refused_naming_the_field(aids):
+    p = program(aids)
+    fund(aids, p, {"gs": 1_000_000})
+    case_id = file_case(aids)
+    d = aids.approve(str(ask(aids, case_id, p).id), "gs", by="approver1")
+    with pytest.raises(InvalidValue) as refused:
+        aids.pay(str(d.id), "gs", paid_on=date(2026, 12, 3), bank_reference="B1", by="cashier")
+    assert refused.value.fields == {"paid_on": ["2026-12-03 is in the future; the latest date accepted is 2026-12-02"]}
+    assert aids.disbursement(str(d.id), "gs").state == "approved"
+    assert aids.pay(str(d.id), "gs", paid_on=date(2026, 12, 2), bank_reference="B1", by="cashier").state == "paid"
+    with pytest.raises(InvalidValue, match="referred_on"):
+        aids.refer(case_id=case_id, person="worker", employer="白银公司", position="电焊工", wage_offered=None,
+                   referred_on=date(2027, 1, 1), scope="gs", by="caseworker1")
