@@ -57,6 +57,7 @@ bench: venv kafka-jars
 	$(PY) -m bench.import_rows
 	$(PY) -m bench.consumer_throughput
 	$(PY) -m bench.pairing_throughput
+	$(PY) -m bench.aid_throughput
 
 lock:
 	rm -rf /tmp/relief-lock && $(PYTHON_BIN) -m venv /tmp/relief-lock
