@@ -23,7 +23,7 @@ from services.eventstore import store_env
 from tests.aid_flows import AID_TODAY, ask, digest, envelope, exit_case, file_case, fund, opened_payload, program
 
 DAY = AID_TODAY
-LATER = date(2026, 12, 3)
+LATER = date(2026, 12, 2)  # a day after AID_TODAY: the latest a business date may be
 NAMES = ("王芳", "张三", "孩子0", "李四")  # the worker and members in tests.aid_flows, and an amended member
 ID_NUMBER = re.compile(r"(?<![0-9a-f])\d{17}[\dXx](?![0-9a-f])")  # an 18-character resident ID number
 STEP_TYPES = {"DisbursementApproved", "DisbursementRejected", "DisbursementPaid", "DisbursementConfirmed",
