@@ -13,16 +13,18 @@ from services.eventstore.migrations import Migration, migrate
 def apply_ops(cursor: Any, dialect: Dialect, ops: Sequence[IndexOp]) -> None:
     """Write every operation, raising ClaimConflict (and so rolling back) if a claim is held.
 
-    Consecutive puts into one table go in one executemany (an import writes a thousand at once).
+    Puts between two claims or releases go in one executemany per table (an import writes a thousand at
+    once, a batch alternates puts into two tables): puts into different tables commute, and of several
+    puts of one key the last is the one that stands, so the result is that of writing them one by one.
     """
-    puts: list[Put] = []
+    puts: dict[str, dict[str, Put]] = {}  # table -> key -> the last put of that key, in first-seen order
     for op in ops:
-        if puts and not (isinstance(op, Put) and op.table == puts[0].table):
-            _put_all(cursor, dialect, puts)
-            puts = []
         if isinstance(op, Put):
-            puts.append(op)
-        elif isinstance(op, Claim):
+            puts.setdefault(op.table.name, {})[op.row[op.table.key]] = op
+            continue
+        _put_all(cursor, dialect, puts)
+        puts = {}
+        if isinstance(op, Claim):
             cursor.execute(dialect.claim(op.table), row_params(op.table, op.row))
             if cursor.fetchone() is None:
                 key = op.row[op.table.key]
@@ -32,16 +34,17 @@ def apply_ops(cursor: Any, dialect: Dialect, ops: Sequence[IndexOp]) -> None:
                 raise ClaimConflict(op.table, dict(holder) if holder else {op.table.key: key})
         elif isinstance(op, Release):
             cursor.execute(dialect.delete(op.table), {"key": op.key})
-    if puts:
-        _put_all(cursor, dialect, puts)
+    _put_all(cursor, dialect, puts)
 
 
-def _put_all(cursor: Any, dialect: Dialect, puts: list[Put]) -> None:
-    table = puts[0].table
-    if len(puts) == 1:
-        cursor.execute(dialect.upsert(table), row_params(table, puts[0].row))
-    else:
-        cursor.executemany(dialect.upsert(table), [row_params(table, put.row) for put in puts])
+def _put_all(cursor: Any, dialect: Dialect, puts: dict[str, dict[str, Put]]) -> None:
+    for by_key in puts.values():
+        rows = list(by_key.values())
+        table = rows[0].table
+        if len(rows) == 1:
+            cursor.execute(dialect.upsert(table), row_params(table, rows[0].row))
+        else:
+            cursor.executemany(dialect.upsert(table), [row_params(table, put.row) for put in rows])
 
 
 class IndexRows:
