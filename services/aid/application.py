@@ -234,23 +234,29 @@ class Aids(IndexedApplication):
                              "delivered_on": delivered_on, "by": by})
         aggregate_id = Disbursement.create_id(idempotency_key)
         for _ in range(ATTEMPTS):
-            existing = self._find(Disbursement, aggregate_id)
-            if existing is not None:
-                if existing.fingerprint != asked:
-                    raise KeyReused(f"idempotency key {idempotency_key!r} was used for a different request "
-                                    f"({existing.id})")
-                return existing, False
-            case = self._case(case_id, scope)
-            program = self.program(program_id, scope)
-            if (program.kind == "goods") != (form == GOODS):
-                raise IllegalTransition("goods programs deliver goods (POST /deliveries); the others pay money")
-            disbursement = self._decided(idempotency_key, asked, case, program, Ask(amount, out_of_pocket, beneficiary,
-                                         case.held()), reason, beneficiary, form, items, delivered_on, None, by)
+            # Decided and saved without first looking the key up (a read most requests do not need): a key
+            # used before makes the save fail (its id exists) or the decision refuse (it holds the household's
+            # festival, say), and only then is the first request looked for.
             try:
+                case = self._case(case_id, scope)
+                program = self.program(program_id, scope)
+                if (program.kind == "goods") != (form == GOODS):
+                    raise IllegalTransition("goods programs deliver goods (POST /deliveries); the others pay money")
+                disbursement = self._decided(idempotency_key, asked, case, program, Ask(
+                    amount, out_of_pocket, beneficiary, case.held()), reason, beneficiary, form, items, delivered_on,
+                    None, by)
                 self._store(disbursement, case, index=[disbursement_put(disbursement), case_put(case)], retry=True)
-            except IntegrityError:
-                continue  # the same key, or another request of the household, was saved meanwhile: look again
-            return disbursement, True
+                return disbursement, True
+            except (NotEligible, IntegrityError) as problem:
+                existing = self._find(Disbursement, aggregate_id)
+                if existing is not None:
+                    if existing.fingerprint != asked:
+                        raise KeyReused(f"idempotency key {idempotency_key!r} was used for a different request "
+                                        f"({existing.id})") from None
+                    return existing, False
+                if isinstance(problem, NotEligible):
+                    raise
+                # another request of the household was saved meanwhile: decide again on what it left
         raise ConcurrentChange("the household's record kept changing; try again")
 
     def _decided(
@@ -292,7 +298,8 @@ class Aids(IndexedApplication):
 
         def approved() -> Disbursement:
             d = first.pop() if first else self.disbursement(disbursement_id, scope)
-            d.approve(by, self._case(d.case_id).verifiers, self.today())
+            verifiers = d.verifiers if d.verifiers is not None else self._case(d.case_id).verifiers
+            d.approve(by, verifiers, self.today())
             budget = self._budget(budget_id)
             budget.reserve(d.amount, 1, str(d.id))  # all or nothing: the unit commits only if both succeed
             self._store(d, budget, index=[disbursement_put(d), budget_put(budget)])

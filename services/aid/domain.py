@@ -498,7 +498,7 @@ class Disbursement(Aggregate):
         return cls(
             idempotency_key, fingerprint, case.case_id, case.federation, str(program.id), program.kind,
             program.help_kind, program.year, decision["amount"], decision, reason, beneficiary, form, items,
-            delivered_on, budget_federation, batch_id, by, on.isoformat(),
+            delivered_on, budget_federation, batch_id, by, on.isoformat(), case.verifiers,
         )
 
     @event("Requested")
@@ -506,7 +506,7 @@ class Disbursement(Aggregate):
         self, idempotency_key: str, fingerprint: str, case_id: str, federation: str, program_id: str, kind: str,
         help_kind: str, year: int, amount: int, decision: dict[str, Any], reason: str, beneficiary: str | None,
         form: str, items: list[dict[str, Any]] | None, delivered_on: str | None, budget_federation: str,
-        batch_id: str | None, by: str, requested_on: str,
+        batch_id: str | None, by: str, requested_on: str, verifiers: list[str] | None = None,
     ) -> None:
         self.idempotency_key, self.fingerprint = idempotency_key, fingerprint
         self.case_id, self.federation, self.program_id, self.kind = case_id, federation, program_id, kind
@@ -514,6 +514,9 @@ class Disbursement(Aggregate):
         self.reason, self.beneficiary, self.form, self.items = reason, beneficiary, form, items
         self.delivered_on, self.budget_federation, self.batch_id = delivered_on, budget_federation, batch_id
         self.requested_by, self.requested_on = by, requested_on
+        # Who verified the household when it was asked for (verification comes before filing, so it stays
+        # the same): the approver is checked against it without loading the case again.
+        self.verifiers = verifiers
         self.state = REQUESTED
         self.steps: list[dict[str, Any]] = [{"state": REQUESTED, "on": requested_on, "by": by, "reason": reason}]
         self.bank_reference: str | None = None
