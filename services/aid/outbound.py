@@ -166,4 +166,4 @@ TYPES = PUBLICATION.types
 
 def aid_event(app: IndexedApplication, notification: Notification, now: datetime) -> Envelope | None:
     """The integration event of one stored event, or None if the event stays inside aid."""
-    return PUBLICATION.of(app.mapper.to_domain_event(notification), now)
+    return PUBLICATION.of_stored(app.mapper, notification, now)

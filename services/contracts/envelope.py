@@ -113,6 +113,13 @@ class Publication:
     def types(self) -> dict[str, str]:
         return {stored: published for stored, (published, _, _) in self.builders.items()}
 
+    def of_stored(self, mapper: Any, notification: Any, now: datetime) -> Envelope | None:
+        """The integration event of one stored event (a notification), or None; an internal one is told by
+        its topic (`module:Class.Event`) without being decrypted and decoded."""
+        if notification.topic.rpartition(":")[2] in self.internal:
+            return None
+        return self.of(mapper.to_domain_event(notification), now)
+
     def of(self, domain_event: Any, now: datetime) -> Envelope | None:
         """The integration event of one stored event, or None if it stays inside the service. The envelope's
         federation comes from the event itself: every published stored event records it."""
