@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -88,6 +88,26 @@ class NotFiledOnDay(Exception):
     """The case is not filed on the day of the payment."""
 
 
+class CheapCopy:
+    """An aggregate that the application's cache hands out as a copy (every load deep-copies the cached one).
+
+    Attributes are either replaced whole when they change, so a copy may share them, or named in `copied`:
+    containers changed in place (appended to, added to), copied one level deep. Every event method keeps
+    to this, so a copy costs a dict copy instead of `copy.deepcopy` walking every step and check.
+    """
+
+    copied: ClassVar[tuple[str, ...]] = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        twin = object.__new__(type(self))
+        state = dict(self.__dict__)
+        state["_pending_events"] = list(state.get("_pending_events", ()))
+        for name in self.copied:
+            state[name] = state[name].copy()
+        twin.__dict__.update(state)
+        return twin
+
+
 def require(condition: bool, path: str, problem: str) -> None:
     if not condition:
         raise InvalidValue((path,), problem)
@@ -140,8 +160,10 @@ def checked_terms(kind: str, terms: dict[str, Any]) -> dict[str, Any]:
     return {"amount": amount, "rule": rule, "eligibility": eligibility}
 
 
-class Program(Aggregate):
+class Program(CheapCopy, Aggregate):
     """An aid program of one year (送温暖 for a festival, 金秋助学, medical aid…); its terms are versioned."""
+
+    copied = ("versions",)
 
     @classmethod
     def create(
@@ -270,7 +292,7 @@ class Program(Aggregate):
 # Budgets.
 
 
-class Budget(Aggregate):
+class Budget(CheapCopy, Aggregate):
     """One program's money at one federation: allocated to it, passed to its children, reserved, spent.
 
     `remaining` is what is neither passed down nor reserved nor spent; nothing ever takes it below zero.
@@ -362,9 +384,11 @@ class Budget(Aggregate):
 # A household as aid sees it, with the ledger of what it holds.
 
 
-class AidCase(Aggregate):
+class AidCase(CheapCopy, Aggregate):
     """One case from intake's events (federation, state and dates, category, causes, people with masked ids
     and digests, who verified it) and the aid requests it holds, for caps and once-only rules."""
+
+    copied = ("periods", "holdings", "event_ids")
 
     @staticmethod
     def create_id(case_id: str) -> UUID:
@@ -416,7 +440,7 @@ class AidCase(Aggregate):
     @event("Exited")
     def _exited(self, exited_on: str, reason: str, event_id: str | None, case_id: str, federation: str) -> None:
         self.state = EXITED
-        self.periods[-1]["exited_on"] = exited_on
+        self.periods[-1] = {**self.periods[-1], "exited_on": exited_on}  # replaced, never changed in place
         self._saw(event_id)
 
     def close(self, reason: str, event_id: str | None) -> None:
@@ -476,12 +500,14 @@ class AidCase(Aggregate):
 # Disbursements of money and goods.
 
 
-class Disbursement(Aggregate):
+class Disbursement(CheapCopy, Aggregate):
     """One payment (or one delivery of goods) to a household: requested → approved → paid → confirmed,
     or rejected, failed (the bank returned it), reversed (recovered after payment) or cancelled (exit).
 
     Its id comes from the idempotency key, so the same key can only ever be one disbursement.
     """
+
+    copied = ("steps",)
 
     @staticmethod
     def create_id(idempotency_key: str) -> UUID:
@@ -631,8 +657,10 @@ class Disbursement(Aggregate):
 # Batches (送温暖 to thousands of households at once).
 
 
-class Batch(Aggregate):
+class Batch(CheapCopy, Aggregate):
     """One distribution of a fixed-amount program to every eligible filed household of a subtree."""
+
+    copied = ("excluded", "results")
 
     @staticmethod
     def create_id(idempotency_key: str) -> UUID:
@@ -685,8 +713,10 @@ class Batch(Aggregate):
 # Job referrals (就业推介) and skills training (技能培训).
 
 
-class Referral(Aggregate):
+class Referral(CheapCopy, Aggregate):
     """A person of a household referred to an employer for a position, and what came of it."""
+
+    copied = ("outcomes",)
 
     @classmethod
     def make(
@@ -736,8 +766,10 @@ class Referral(Aggregate):
         self.outcomes.append({"outcome": outcome, "monthly_wage": monthly_wage, "recorded_on": recorded_on, "by": by})
 
 
-class Training(Aggregate):
+class Training(CheapCopy, Aggregate):
     """A skills course (a provider, from start to end) and the people of households enrolled in it."""
+
+    copied = ("enrolments",)
 
     @classmethod
     def create(
@@ -790,8 +822,9 @@ class Training(Aggregate):
     def _completed(
         self, person: str, completed_on: str, certificate: str, by: str, case_id: str, federation: str
     ) -> None:
-        self.enrolments[self.key(case_id, person)].update(state=COMPLETED, completed_on=completed_on,
-                                                          certificate=certificate)
+        key = self.key(case_id, person)  # the enrolment replaced, never changed in place (CheapCopy)
+        self.enrolments[key] = {**self.enrolments[key], "state": COMPLETED, "completed_on": completed_on,
+                                "certificate": certificate}
 
     def drop_out(self, case_id: str, person: str, dropped_on: date, reason: str, by: str) -> None:
         found = self._enrolled_now(case_id, person)
@@ -800,7 +833,8 @@ class Training(Aggregate):
 
     @event("DroppedOut")
     def _dropped(self, person: str, dropped_on: str, reason: str, by: str, case_id: str, federation: str) -> None:
-        self.enrolments[self.key(case_id, person)].update(state=DROPPED, dropped_on=dropped_on, reason=reason)
+        key = self.key(case_id, person)
+        self.enrolments[key] = {**self.enrolments[key], "state": DROPPED, "dropped_on": dropped_on, "reason": reason}
 
     def _enrolled_now(self, case_id: str, person: str) -> dict[str, Any]:
         found = self.enrolment(case_id, person)

@@ -730,3 +730,39 @@ def test_share_of_rounds_half_up_to_the_fen_exactly():
     assert share_of(2_343, "0.15") == 351  # 351.45
     assert share_of(99_999_999_999, "0.3333") == 33_330_000_000  # 33,329,999,999.6667, beyond float's exactness
     assert type(share_of(201, "0.5")) is int
+
+
+# Copies the aggregate cache hands out (CheapCopy): a command on a copy never changes the cached original.
+
+
+def snapshot(aggregate: Any) -> str:
+    return repr(sorted((k, repr(v)) for k, v in vars(aggregate).items()))
+
+
+def test_a_command_on_a_copy_leaves_the_cached_aggregates_as_they_were():
+    import copy
+
+    case = household()
+    p = program(kind="festival")
+    d = request(case, p)
+    d.approve("approver1", [], DAY)
+    budget = Budget.open(p, "gs")
+    budget.allocate(1_000_000, "admin")
+    training = Training.create("电焊工", "白银技校", "gs.by", DAY, DAY + timedelta(days=30), "li")
+    training.enrol(case, case.worker["id_digest"], DAY, "li")
+    referral = Referral.make(case, case.worker["id_digest"], "白银公司", "电焊工", None, DAY, "li")
+    originals = [case, p, d, budget, training, referral]
+    for aggregate in originals:
+        aggregate.collect_events()
+    before = [snapshot(a) for a in originals]
+    twins = [copy.deepcopy(a) for a in originals]
+    t_case, t_p, t_d, t_budget, t_training, t_referral = twins
+    t_case.hold("x", str(p.id), 5, None)
+    t_case.exit(DAY, "stable_employment", "e1")
+    t_p.revise({"amount": 200_000, "rule": None, "eligibility": {}}, "raised", "admin")
+    t_d.pay(DAY, "B1", "cashier", eligible_that_day=True)
+    t_budget.reserve(100_000, 1, "x")
+    t_training.complete(case.case_id, case.worker["id_digest"], DAY, "C1", "li")
+    t_referral.record("hired", 300_000, DAY, "li")
+    assert [snapshot(a) for a in originals] == before
+    assert all(len(t.collect_events()) > 0 for t in twins if t is not t_case) and t_case.state == "exited"
