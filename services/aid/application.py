@@ -190,14 +190,14 @@ class Aids(IndexedApplication):
             self._require_scope(federation if top else str(parent), scope)
             budget = self._find(Budget, Budget.create_id(program_id, federation)) or Budget.open(program, federation)
             delta = budget.allocate(amount, by)
-            changed: list[Budget] = [budget]
+            changed: list[Aggregate] = [budget, program]  # the program records a budget newly opened
             if parent is not None:
                 above = self._find(Budget, Budget.create_id(program_id, parent))
                 if above is None:
                     raise NoParentBudget(f"{parent} has no budget of this program to allocate from")
                 above.pass_down(federation, delta, by)
                 changed.append(above)
-            self._store(*changed, index=[budget_put(b) for b in changed])
+            self._store(*changed, index=[budget_put(b) for b in changed if isinstance(b, Budget)])
             return budget
 
         return self._atomically(allocated)
@@ -213,7 +213,8 @@ class Aids(IndexedApplication):
         return self.select_rows(BUDGETS, equal={"year": year})
 
     def _funding(self, program_id: str, federation: str) -> str | None:
-        """The budget a case's aid draws on: its federation's for the program, else the nearest above."""
+        """The budget a case's aid draws on, from the index: for a program whose budgets were opened before it
+        recorded them (its own `budgets` is then empty)."""
         keys = [budget_key(program_id, f) for f in ancestors(federation)]
         found = {r["federation"] for r in self.select_rows(BUDGETS, keys=keys)}
         return next((f for f in ancestors(federation) if f in found), None)
@@ -265,7 +266,8 @@ class Aids(IndexedApplication):
     ) -> Disbursement:
         """A request decided on today's rules, held in the household's ledger; NotEligible if it fails."""
         decision = program.decide(case, self.today(), ask)
-        funding = self._funding(str(program.id), case.federation)
+        funding = program.funding(case.federation) if program.budgets else self._funding(str(program.id),
+                                                                                         case.federation)
         decision["checks"].append({"check": "budget", "passed": funding is not None,
                                    "detail": f"drawn on {funding}'s budget" if funding else
                                    f"no budget of this program at or above {case.federation}"})

@@ -163,7 +163,7 @@ def checked_terms(kind: str, terms: dict[str, Any]) -> dict[str, Any]:
 class Program(CheapCopy, Aggregate):
     """An aid program of one year (送温暖 for a festival, 金秋助学, medical aid…); its terms are versioned."""
 
-    copied = ("versions",)
+    copied = ("versions", "budgets")
 
     @classmethod
     def create(
@@ -188,6 +188,7 @@ class Program(CheapCopy, Aggregate):
         self.name, self.kind, self.year, self.federation = name, kind, year, federation
         self.festival, self.help_kind, self.by = festival, help_kind, by
         self.versions: list[dict[str, Any]] = [terms]
+        self.budgets: list[str] = []  # the federations that hold a budget of it, so a request finds its own
 
     @property
     def rule_version(self) -> int:
@@ -204,6 +205,20 @@ class Program(CheapCopy, Aggregate):
         if checked == self.terms:
             raise IllegalTransition(f"the new terms are the same as version {self.rule_version}")
         self._revised(self.rule_version + 1, checked, reason, by, federation=self.federation)
+
+    def note_budget(self, federation: str) -> None:
+        """A budget of the program opened at `federation` (written with the budget's opening)."""
+        if federation not in self.budgets:
+            self._budget_opened(federation, federation=self.federation)
+
+    @event("BudgetOpened")
+    def _budget_opened(self, at: str, federation: str) -> None:
+        self.budgets.append(at)
+
+    def funding(self, federation: str) -> str | None:
+        """The federation whose budget a case of `federation` draws on: its own, else the nearest above."""
+        parts = federation.split(".")
+        return next((f for f in (".".join(parts[:n]) for n in range(len(parts), 0, -1)) if f in self.budgets), None)
 
     @event("Revised")
     def _revised(self, rule_version: int, terms: dict[str, Any], reason: str, by: str, federation: str) -> None:
@@ -307,6 +322,7 @@ class Budget(CheapCopy, Aggregate):
     def open(cls, program: Program, federation: str) -> Budget:
         require(in_subtree(federation, program.federation), "federation",
                 f"the program belongs to {program.federation}; budgets go at or under it")
+        program.note_budget(federation)
         return cls(str(program.id), program.kind, program.year, federation)
 
     @event("Opened")

@@ -157,8 +157,8 @@ BUILDERS: dict[str, tuple[str, Builder, Callable[[Any], str]]] = {
 }
 INTERNAL = (
     "AidCase.Tracked", "AidCase.Filed", "AidCase.Exited", "AidCase.Closed", "AidCase.Verified", "AidCase.Amended",
-    "AidCase.Held", "AidCase.LetGo", "Budget.Opened", "Budget.PassedDown", "Budget.Reserved", "Budget.Spent",
-    "Budget.Released", "Budget.Returned",
+    "AidCase.Held", "AidCase.LetGo", "Program.BudgetOpened", "Budget.Opened", "Budget.PassedDown", "Budget.Reserved",
+    "Budget.Spent", "Budget.Released", "Budget.Returned",
 )
 PUBLICATION = Publication(SERVICE, BUILDERS, INTERNAL)
 TYPES = PUBLICATION.types
