@@ -45,7 +45,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,7 +53,7 @@ from typing import Any
 import requests
 
 from bench.import_rows import peak_rss_mb
-from bench.intake_http import ROOT, Connection, frame_name, load_average, percentile
+from bench.intake_http import ROOT, Connection, load_average, percentile, serve_profiled
 from bench.pairing_throughput import FEDERATIONS, case_federation, opened_payloads
 from services.aid.application import Aids
 from services.aid.money import yuan
@@ -259,36 +258,6 @@ class ProfiledSystem(ProcessSystem):
                                 cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
 
 
-def serve_profiled(out: Path) -> None:
-    """Run aid while SIGALRM samples the running greenlet's stack each millisecond; write the shares to `out`."""
-    own: dict[str, float] = defaultdict(float)
-    under: dict[str, float] = defaultdict(float)
-    names: dict[Any, str] = {}
-    last = [time.perf_counter()]
-
-    def sample(signum: int, frame: Any) -> None:
-        now = time.perf_counter()
-        seconds, last[0] = now - last[0], now
-        stack = []
-        while frame is not None:
-            stack.append(names.get(frame.f_code) or names.setdefault(frame.f_code, frame_name(frame.f_code)))
-            frame = frame.f_back
-        if stack and "eventlet/hubs/" not in stack[0] and not any("importlib" in name for name in stack):
-            own[stack[0]] += seconds
-            for name in set(stack):
-                under[name] += seconds
-
-    signal.signal(signal.SIGALRM, sample)
-    signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
-    from services.run import main
-
-    try:
-        main(["aid"])
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        out.write_text(json.dumps({"own": own, "under": under}))
-
-
 def print_profile(path: Path) -> None:
     samples = json.loads(path.read_text())
     own, under = samples["own"], samples["under"]
@@ -402,7 +371,7 @@ def main() -> None:
     parser.add_argument("--serve-profiled", type=Path, metavar="OUT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_profiled:
-        serve_profiled(args.serve_profiled)
+        serve_profiled(args.serve_profiled, "aid")
         return
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind and clean up as on Ctrl-C
     print(f"load average at start: {load_average()}; {os.cpu_count()} cores")

@@ -268,8 +268,8 @@ def frame_name(code: Any) -> str:
     return f"{path}:{code.co_firstlineno}({code.co_name})"
 
 
-def serve_profiled(out: Path) -> None:
-    """Run intake while SIGALRM samples the running greenlet's stack each millisecond (cProfile mixes greenlets up).
+def serve_profiled(out: Path, service: str = "intake") -> None:
+    """Run a service while SIGALRM samples the running greenlet's stack each millisecond (cProfile mixes greenlets).
 
     Each sample weighs the time since the previous one, so a call that blocks (an fsync) weighs what it took.
     """
@@ -297,7 +297,7 @@ def serve_profiled(out: Path) -> None:
     from services.run import main
 
     try:
-        main(["intake"])
+        main([service])
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         out.write_text(json.dumps({"own": own, "under": under}))

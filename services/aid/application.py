@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
@@ -63,7 +62,6 @@ from services.aid.index import (
     REFERRALS,
     TABLES,
     TRAININGS,
-    budget_key,
     budget_put,
     case_put,
     disbursement_put,
@@ -78,7 +76,6 @@ from services.contracts import Envelope, EventRefused
 from services.contracts.federation import in_subtree
 from services.eventstore import IndexedApplication
 from services.eventstore.index import IndexOp
-from services.eventstore.unit import UnitOfWork
 
 ATTEMPTS = 30  # a lost race (another save of the same aggregate) is re-read and tried again
 SYSTEM = "aid"  # the `by` of what the service decides itself
@@ -113,12 +110,6 @@ class ConcurrentChange(Exception):
 def fingerprint(fields: dict[str, Any]) -> str:
     """What a request asked, to tell a resend (same key, same body) from a reused key."""
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def ancestors(federation: str) -> list[str]:
-    """The federation and each one above it, nearest first: gs.by.pg, gs.by, gs."""
-    parts = federation.split(".")
-    return [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
 
 class Aids(IndexedApplication):
@@ -212,13 +203,6 @@ class Aids(IndexedApplication):
         """Every budget of a year (the remaining-budget gauges)."""
         return self.select_rows(BUDGETS, equal={"year": year})
 
-    def _funding(self, program_id: str, federation: str) -> str | None:
-        """The budget a case's aid draws on, from the index: for a program whose budgets were opened before it
-        recorded them (its own `budgets` is then empty)."""
-        keys = [budget_key(program_id, f) for f in ancestors(federation)]
-        found = {r["federation"] for r in self.select_rows(BUDGETS, keys=keys)}
-        return next((f for f in ancestors(federation) if f in found), None)
-
     # Disbursements of money and goods.
 
     def request(
@@ -266,8 +250,7 @@ class Aids(IndexedApplication):
     ) -> Disbursement:
         """A request decided on today's rules, held in the household's ledger; NotEligible if it fails."""
         decision = program.decide(case, self.today(), ask)
-        funding = program.funding(case.federation) if program.budgets else self._funding(str(program.id),
-                                                                                         case.federation)
+        funding = program.funding(case.federation)
         decision["checks"].append({"check": "budget", "passed": funding is not None,
                                    "detail": f"drawn on {funding}'s budget" if funding else
                                    f"no budget of this program at or above {case.federation}"})
@@ -300,8 +283,7 @@ class Aids(IndexedApplication):
 
         def approved() -> Disbursement:
             d = first.pop() if first else self.disbursement(disbursement_id, scope)
-            verifiers = d.verifiers if d.verifiers is not None else self._case(d.case_id).verifiers
-            d.approve(by, verifiers, self.today())
+            d.approve(by, d.verifiers, self.today())
             budget = self._budget(budget_id)
             budget.reserve(d.amount, 1, str(d.id))  # all or nothing: the unit commits only if both succeed
             self._store(d, budget, index=[disbursement_put(d), budget_put(budget)])
@@ -479,11 +461,7 @@ class Aids(IndexedApplication):
             batch = self.batch(batch_id, scope)
             batch.check_approver(by)  # before any budget is read: the reason a creator is refused is who they are
             pending = [d for d in (self._get(Disbursement, i) for i in batch.disbursements) if d.state == REQUESTED]
-            verified = []
-            for d in pending:
-                case = self._case(d.case_id)
-                if by in case.verifiers:
-                    verified.append(d.case_id)
+            verified = [d.case_id for d in pending if by in d.verifiers]
             if verified:
                 raise SeparationOfDuties(f"{by} verified {len(verified)} of the batch's cases "
                                          f"({', '.join(verified[:5])}); another approver must approve it")
@@ -668,12 +646,13 @@ class Aids(IndexedApplication):
 
     def case_aid(self, case_id: str, scope: str) -> dict[str, Any]:
         case = self._case(case_id, scope)
+        enrolments = self.select_rows(ENROLMENTS, equal={"case_id": case_id})
+        courses = sorted({e["training_id"] for e in enrolments})  # only the courses the household is in
         return reports.case_aid(
             case, [self._get(Disbursement, r["disbursement_id"])
                    for r in self.select_rows(DISBURSEMENTS, equal={"case_id": case_id})],
             [self._get(Referral, r["referral_id"]) for r in self.select_rows(REFERRALS, equal={"case_id": case_id})],
-            self.select_rows(ENROLMENTS, equal={"case_id": case_id}),
-            {r["training_id"]: r for r in self.select_rows(TRAININGS)},
+            enrolments, {r["training_id"]: r for r in self.select_rows(TRAININGS, keys=courses)} if courses else {},
         )
 
     def aid_stats(self, scope: str, federation: str | None, year: int) -> dict[str, Any]:
@@ -695,11 +674,18 @@ class Aids(IndexedApplication):
         if existing is not None and existing.has_seen(envelope.event_id):
             return False
         kind, p, event_id = envelope.type, envelope.payload, envelope.event_id
+        first = [existing]  # the case just read serves the first attempt; a retry reads it again
+
         def applied() -> None:
+            case = first.pop() if first else self._find(AidCase, AidCase.create_id(envelope.case_id))
             if kind == "CaseOpened":
+                if case is not None:
+                    raise IllegalTransition(f"case {envelope.case_id} is already known to aid")
                 self.case_opened(envelope.case_id, envelope.federation, p, event_id)
             elif kind not in IGNORED_INTAKE_EVENTS:
-                self._change(envelope.case_id, kind, p, event_id)
+                if case is None:
+                    raise NotFound(f"no case {envelope.case_id}")
+                self._change(case, kind, p, event_id)
 
         try:
             self._atomically(applied)
@@ -708,9 +694,8 @@ class Aids(IndexedApplication):
         return True
 
     def case_opened(self, case_id: str, federation: str, p: dict[str, Any], event_id: str | None) -> AidCase:
-        if self._find(AidCase, AidCase.create_id(case_id)) is not None:
-            raise IllegalTransition(f"case {case_id} is already known to aid")
-        worker = {k: p["worker"][k] for k in ("name", "id_number_masked", "id_digest")}
+        """A case aid has not seen yet (apply_intake_event checks): its view, filed at once if imported filed."""
+        worker = workers(p["worker"])
         members = [people(m) for m in p["household"]["members"]]
         case = AidCase(case_id, federation, p["category"], sorted(set(p["causes"])), worker, members, event_id)
         if p.get("imported"):
@@ -718,8 +703,7 @@ class Aids(IndexedApplication):
         self._store(case, index=[case_put(case)])
         return case
 
-    def _change(self, case_id: str, kind: str, p: dict[str, Any], event_id: str | None) -> None:
-        case = self._case(case_id)
+    def _change(self, case: AidCase, kind: str, p: dict[str, Any], event_id: str | None) -> None:
         if kind == "CaseVerified":
             case.verify([p["by"], *p["visitors"]], event_id)
         elif kind == "CaseFiled":
@@ -789,31 +773,12 @@ class Aids(IndexedApplication):
             raise OutsideScope(f"{federation} is outside the caller's federation {scope}")
 
     def _atomically(self, command: Callable[[], T]) -> T:
-        """Run a command that changes several aggregates so that all of it is stored in one transaction, or
-        none of it. In a consumer's batch the batch is that transaction. Otherwise it runs in its own unit of
-        work; if another save changed one of its aggregates meanwhile, it runs again on what is stored now."""
-        if self.unit is not None:
-            return command()
-        for attempt in range(ATTEMPTS):
-            unit = UnitOfWork()
-            self.bind(unit)
-            try:
-                result = command()
-            finally:
-                self.bind(None)
-            try:
-                # Group-committed with the saves made at the same moment, as a request's lone save is: still
-                # one transaction for this unit (a shared one that fails is retried save by save), but one
-                # fsync for many approvals instead of one each, which blocked the whole process.
-                self._group.save(unit.events, unit.index)
-            except IntegrityError:
-                time.sleep(0.001 * attempt)  # green under nameko's eventlet
-                continue
-            self.stored(unit.events)  # what commit() does after its own transaction
-            self._cache(unit.aggregates.values())
-            self._wake_listeners()
-            return result
-        raise ConcurrentChange("the records changed while this request ran; try again")
+        """All a command records in one transaction (IndexedApplication.atomically), run again on fresh records
+        when another save changed one of its aggregates meanwhile."""
+        try:
+            return self.atomically(command, retry_on=(IntegrityError,), attempts=ATTEMPTS)
+        except IntegrityError:
+            raise ConcurrentChange("the records changed while this request ran; try again") from None
 
     def _store(self, *aggregates: Aggregate, index: list[IndexOp], retry: bool = False) -> None:
         """Save (into the running unit of work, if any); a lost race is ConcurrentChange, or IntegrityError
@@ -824,16 +789,11 @@ class Aids(IndexedApplication):
             if retry:
                 raise
             raise ConcurrentChange("the record changed while this request ran; reload it and try again") from None
-        if self.unit is None:
-            self._cache(aggregates)
 
-    def _cache(self, aggregates: Iterable[Aggregate]) -> None:
-        """Aggregates just stored, as the next load starts from them: it reads only what was stored since (the
-        cache fast-forwards), instead of decrypting and replaying every event of a disbursement it just made."""
-        cache = self.repository.cache
-        if cache is not None:
-            for aggregate in aggregates:
-                cache.put(aggregate.id, aggregate)
+
+def workers(worker: dict[str, Any]) -> dict[str, Any]:
+    """The worker as aid keeps them: the name (for the bank file), the masked ID number and the digest."""
+    return {k: worker[k] for k in ("name", "id_number_masked", "id_digest")}
 
 
 def people(member: dict[str, Any]) -> dict[str, Any]:
@@ -849,7 +809,7 @@ def amended(changes: dict[str, Any]) -> dict[str, Any]:
     if "causes" in changes:
         found["causes"] = sorted(set(changes["causes"]))
     if "worker" in changes:
-        found["worker"] = {k: changes["worker"][k] for k in ("name", "id_number_masked", "id_digest")}
+        found["worker"] = workers(changes["worker"])
     if "household" in changes:
         found["members"] = [people(m) for m in changes["household"]["members"]]
     return found

@@ -16,7 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from services.aid.money import share_of, yuan
-from services.contracts.federation import in_subtree, is_federation_code
+from services.contracts.federation import ancestry, in_subtree, is_federation_code
 
 KINDS = ("festival", "education", "medical", "mutual_insurance", "living", "emergency", "startup", "goods")
 FESTIVALS = ("new_year", "spring_festival", "mid_autumn", "national_day")
@@ -217,8 +217,7 @@ class Program(CheapCopy, Aggregate):
 
     def funding(self, federation: str) -> str | None:
         """The federation whose budget a case of `federation` draws on: its own, else the nearest above."""
-        parts = federation.split(".")
-        return next((f for f in (".".join(parts[:n]) for n in range(len(parts), 0, -1)) if f in self.budgets), None)
+        return next((f for f in ancestry(federation) if f in self.budgets), None)
 
     @event("Revised")
     def _revised(self, rule_version: int, terms: dict[str, Any], reason: str, by: str, federation: str) -> None:
@@ -548,7 +547,7 @@ class Disbursement(CheapCopy, Aggregate):
         self, idempotency_key: str, fingerprint: str, case_id: str, federation: str, program_id: str, kind: str,
         help_kind: str, year: int, amount: int, decision: dict[str, Any], reason: str, beneficiary: str | None,
         form: str, items: list[dict[str, Any]] | None, delivered_on: str | None, budget_federation: str,
-        batch_id: str | None, by: str, requested_on: str, verifiers: list[str] | None = None,
+        batch_id: str | None, by: str, requested_on: str, verifiers: list[str],
     ) -> None:
         self.idempotency_key, self.fingerprint = idempotency_key, fingerprint
         self.case_id, self.federation, self.program_id, self.kind = case_id, federation, program_id, kind

@@ -100,5 +100,11 @@ def enrolment_put(t: Training, case_id: str, person: str) -> Put:
     })
 
 
-def amounts(row: dict[str, Any], *names: str) -> dict[str, int]:
-    return {name: int(row[name] or 0) for name in names}
+FIGURES = ("amount", "children", "reserved", "spent", "failed", "reversed")
+
+
+def figures(row: dict[str, Any]) -> dict[str, int]:
+    """A budget row's money in fen, and what remains of it (as `Budget.remaining` counts it)."""
+    found = {name: int(row[name] or 0) for name in FIGURES}
+    found["remaining"] = found["amount"] - found["children"] - found["reserved"] - found["spent"]
+    return found

@@ -21,6 +21,7 @@ from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
 
 from services.aid.domain import KINDS
+from services.aid.index import figures
 from services.aid.money import as_yuan
 from services.metrics.gauges import StoreGauges
 
@@ -56,8 +57,7 @@ def budget_families(app: Aids) -> list[GaugeMetricFamily]:
     year = str(app.today().year)
     remaining: defaultdict[tuple[str, str], int] = defaultdict(int)
     for row in app.budget_rows(year):
-        own = int(row["amount"]) - int(row["children"]) - int(row["reserved"]) - int(row["spent"])
-        remaining[(row["federation"].split(".", 1)[0], row["kind"])] += own
+        remaining[(row["federation"].split(".", 1)[0], row["kind"])] += figures(row)["remaining"]
     tops = sorted({top for top, _ in remaining})[:MAX_TOP_LEVELS]
     family = GaugeMetricFamily("relief_aid_budget_remaining_yuan",
                                "Yuan left of this year's budgets, per top-level federation and program kind",

@@ -30,12 +30,12 @@ from services.aid.domain import (
     Disbursement,
     Referral,
 )
-from services.aid.index import amounts
+from services.aid.index import figures
 from services.aid.money import yuan
 from services.aid.views import disbursement_view, referral_view
 
-COLUMNS = ("amount", "children", "reserved", "spent", "failed", "reversed")
 NAMES = {"amount": "budget", "children": "allocated_to_children", "spent": "paid"}
+SUMMED = ("requested", "reserved", "spent", "failed", "reversed", "remaining")  # added up over the subtree
 
 
 def reconciliation(budgets: list[dict[str, Any]], requested: list[dict[str, Any]]) -> dict[str, Any]:
@@ -43,26 +43,16 @@ def reconciliation(budgets: list[dict[str, Any]], requested: list[dict[str, Any]
     for row in requested:
         waiting[(row["program_id"], row["budget_federation"])] += int(row["amount"])
     lines: list[dict[str, Any]] = []
-    totals: dict[str, dict[str, Any]] = {}
+    totals: dict[str, tuple[dict[str, Any], dict[str, int]]] = {}  # program -> (what it is, its sums)
     for row in sorted(budgets, key=lambda r: (r["program_id"], r["federation"])):
-        figures = amounts(row, *COLUMNS)
-        figures["requested"] = waiting[(row["program_id"], row["federation"])]
-        figures["remaining"] = figures["amount"] - figures["children"] - figures["reserved"] - figures["spent"]
-        lines.append({"program_id": row["program_id"], "kind": row["kind"], "year": int(row["year"]),
-                      "federation": row["federation"], **money(figures)})
-        total = totals.setdefault(row["program_id"], {"program_id": row["program_id"], "kind": row["kind"],
-                                                      "year": int(row["year"]), **dict.fromkeys(
-                                                          ("own", "requested", "reserved", "spent", "failed",
-                                                           "reversed", "remaining"), 0)})
-        total["own"] += figures["amount"] - figures["children"]
-        for name in ("requested", "reserved", "spent", "failed", "reversed", "remaining"):
-            total[name] += figures[name]
-    summed = []
-    for total in totals.values():
-        own = total.pop("own")
-        summed.append({"program_id": total.pop("program_id"), "kind": total.pop("kind"), "year": total.pop("year"),
-                       "budget": yuan(own), **money(total)})
-    return {"budgets": lines, "totals": summed}
+        found = {**figures(row), "requested": waiting[(row["program_id"], row["federation"])]}
+        head = {"program_id": row["program_id"], "kind": row["kind"], "year": int(row["year"])}
+        lines.append({**head, "federation": row["federation"], **money(found)})
+        sums = totals.setdefault(row["program_id"], (head, {"budget": 0, **dict.fromkeys(SUMMED, 0)}))[1]
+        sums["budget"] += found["amount"] - found["children"]  # each budget's own share: passed-down money once
+        for name in SUMMED:
+            sums[name] += found[name]
+    return {"budgets": lines, "totals": [{**head, **money(sums)} for head, sums in totals.values()]}
 
 
 def money(figures: dict[str, int]) -> dict[str, str]:

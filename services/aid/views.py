@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.aid.domain import Batch, Budget, Disbursement, Program, Referral, Training
-from services.aid.index import amounts
+from services.aid.index import figures
 from services.aid.money import yuan
 from services.aid.schemas import (
     BatchView,
@@ -51,12 +51,12 @@ def program_list(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def budget_figures(row: dict[str, Any]) -> dict[str, Any]:
     """A budget row (or a Budget's figures) as the API shows it."""
-    f = amounts(row, "amount", "children", "reserved", "spent", "failed", "reversed")
+    f = figures(row)
     return {
         "program_id": row["program_id"], "federation": row["federation"], "kind": row["kind"], "year": int(row["year"]),
         "budget": yuan(f["amount"]), "allocated_to_children": yuan(f["children"]), "reserved": yuan(f["reserved"]),
         "paid": yuan(f["spent"]), "failed": yuan(f["failed"]), "reversed": yuan(f["reversed"]),
-        "remaining": yuan(f["amount"] - f["children"] - f["reserved"] - f["spent"]),
+        "remaining": yuan(f["remaining"]),
     }
 
 

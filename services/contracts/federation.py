@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Lower-case ASCII parts joined by dots, as a bare pattern (for documents such as OpenAPI) and compiled to
 # match the whole value: `\Z`, not `$`, which would let a trailing newline through (`gs.by\n`).
@@ -18,3 +19,16 @@ def is_federation_code(value: str) -> bool:
 def in_subtree(federation: str, root: str) -> bool:
     """Tell whether a federation lies at or under root: `gs.by` covers `gs.by.pg`, not `gs.byx`."""
     return federation == root or federation.startswith(root + ".")
+
+
+@lru_cache(maxsize=4096)
+def ancestry(federation: str) -> tuple[str, ...]:
+    """The federation and every federation above it, nearest first: gs.by.pg, gs.by, gs (cached: matching and
+    funding ask it of the same few federations again and again)."""
+    parts = federation.split(".")
+    return tuple(".".join(parts[:n]) for n in range(len(parts), 0, -1))
+
+
+def ancestors(federation: str) -> list[str]:
+    """`ancestry` as a list."""
+    return list(ancestry(federation))

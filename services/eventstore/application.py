@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol, cast
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -16,6 +16,8 @@ from services.eventstore.group_commit import GroupCommit
 from services.eventstore.index import IndexOp, Table
 from services.eventstore.migrations import Migration, create_tables
 from services.eventstore.unit import UnitOfWork
+
+T = TypeVar("T")
 
 
 class IndexedRecorder(Protocol):
@@ -82,11 +84,56 @@ class IndexedApplication(Application):
         else:
             self.events.put(events, index=list(index), tracking=tracking)
         self.stored(events)
+        self._remember(aggregates)
         self._wake_listeners()
 
+    def atomically(self, command: Callable[[], T], *, retry_on: tuple[type[Exception], ...], attempts: int) -> T:
+        """Run a command that changes several aggregates so that all it records is stored in one transaction.
+
+        In a consumer's batch (a unit of work is bound) the batch is that transaction. Otherwise the command
+        runs in a unit of its own, group-committed with the saves made at the same moment; a save that fails
+        with one of `retry_on` (another save took the same records meanwhile) runs the whole command again
+        on what is stored now, and after `attempts` the last such error is raised.
+        """
+        if self.unit is not None:
+            return command()
+        lost: Exception | None = None
+        for attempt in range(attempts):
+            unit = UnitOfWork()
+            self.bind(unit)
+            try:
+                result = command()
+            finally:
+                self.bind(None)
+            try:
+                self.commit(unit.events, unit.index, [])
+            except retry_on as problem:
+                lost = problem
+                time.sleep(0.001 * attempt)  # green under nameko's eventlet
+                continue
+            self._remember(unit.aggregates.values())
+            return result
+        assert lost is not None, "attempts must be at least 1"
+        raise lost
+
+    def _remember(self, aggregates: Iterable[Aggregate]) -> None:
+        """With an aggregate cache (AGGREGATE_CACHE_MAXSIZE), keep what was just stored: the next load reads only
+        what was stored since (the cache fast-forwards) instead of decrypting and replaying every event."""
+        cache = self.repository.cache
+        if cache is not None:
+            for aggregate in aggregates:
+                cache.put(aggregate.id, aggregate)
+
     def commit(self, events: Sequence[Any], index: Sequence[IndexOp], positions: Sequence[Tracking]) -> None:
-        """Store a batch's events and index rows with the consumed position of each partition, or nothing."""
-        self.events.put(list(events), index=list(index), trackings=list(positions))
+        """Store a batch's events and index rows with the consumed position of each partition, or nothing.
+
+        Without positions (a request's unit of work) the transaction is group-committed with the saves made
+        at the same moment, as a lone save is: still all or nothing for this unit.
+        """
+        if positions:
+            self.events.put(list(events), index=list(index), trackings=list(positions))
+        else:
+            self._group.save(list(events), list(index))
         self.stored(events)
         self._wake_listeners()
 

@@ -22,7 +22,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from services.contracts import Envelope, EventRefused
-from services.contracts.federation import in_subtree
+from services.contracts.federation import ancestry, in_subtree
 from services.eventstore import Claim, ClaimConflict, IndexedApplication, Put, Release, Table
 from services.eventstore.index import IndexOp
 from services.eventstore.unit import UnitOfWork
@@ -57,7 +57,7 @@ from services.pairing.index import (
     pending,
     unit_row,
 )
-from services.pairing.matching import Candidate, Choice, ancestry, best_choice, fitting_functions, gap_reason
+from services.pairing.matching import Candidate, Choice, best_choice, fitting_functions, gap_reason
 from services.pairing.metrics import count_stored
 
 ATTEMPTS = 20  # a lost slot claim means another pairing took that slot: re-read and try again
@@ -733,29 +733,14 @@ class Pairings(IndexedApplication):
             raise OutsideScope(f"{federation} is outside the caller's federation {scope}")
 
     def _atomically(self, command: Callable[[], T]) -> T:
-        """Run a command that changes several aggregates so that all of it is stored in one transaction.
-
-        In a consumer's batch the batch is that transaction. Otherwise the command runs in its own unit of
-        work and commits at the end; a slot claimed meanwhile by another save fails the commit, and the
-        whole command runs again on what the store now holds.
-        """
-        if self.unit is not None:
-            return command()
-        for _ in range(ATTEMPTS):
-            unit = UnitOfWork()
-            self.bind(unit)
-            try:
-                result = command()
-            finally:
-                self.bind(None)
-            try:
-                self.commit(unit.events, unit.index, [])
-            except ClaimConflict:
-                continue
-            except IntegrityError:
-                raise ConcurrentChange("the record changed while this request ran; try again") from None
-            return result
-        raise ConcurrentChange("free slots kept being taken by other pairings; try again")
+        """All a command records in one transaction (IndexedApplication.atomically); a slot claimed meanwhile by
+        another save fails it, and the whole command runs again on what the store now holds."""
+        try:
+            return self.atomically(command, retry_on=(ClaimConflict,), attempts=ATTEMPTS)
+        except ClaimConflict:
+            raise ConcurrentChange("free slots kept being taken by other pairings; try again") from None
+        except IntegrityError:
+            raise ConcurrentChange("the record changed while this request ran; try again") from None
 
     def _store(self, *aggregates: Aggregate, index: list[IndexOp]) -> None:
         try:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
+
+from services.contracts.federation import ancestors, ancestry
 
 # Most pressing first: health and a home before schooling and income (decisions.md, "Pairing").
 CAUSE_PRIORITY = ("illness", "disability", "disaster", "education", "unemployment", "low_income", "accident", "other")
@@ -69,18 +70,6 @@ def fitting_functions(causes: Iterable[str]) -> list[tuple[str, str]]:
                 seen.add(function)
                 pairs.append((cause, function))
     return pairs
-
-
-def ancestors(federation: str) -> list[str]:
-    """The federation and every federation above it, nearest first: gs.by.pg, gs.by, gs."""
-    return list(ancestry(federation))
-
-
-@lru_cache(maxsize=4096)
-def ancestry(federation: str) -> tuple[str, ...]:
-    """`ancestors` as a tuple, computed once per federation (every pairing asks it of a few federations)."""
-    parts = federation.split(".")
-    return tuple(".".join(parts[:n]) for n in range(len(parts), 0, -1))
 
 
 def choices(federation: str, causes: Sequence[str], candidates: Iterable[Candidate]) -> list[Choice]:

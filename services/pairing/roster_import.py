@@ -18,13 +18,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
-from services.contracts.federation import in_subtree, is_federation_code
+from services.contracts.federation import ancestors, in_subtree, is_federation_code
 from services.intake.import_rows import CSV, XLSX, ImportFileError, cell_text, flat_message, read_table
 from services.intake.schemas import Failure
 from services.pairing.application import ConcurrentChange, DuplicateUser, NotFound, OutsideScope, Pairings
 from services.pairing.domain import InvalidValue
 from services.pairing.index import UNITS, unit_row
-from services.pairing.matching import ancestors
 from services.pairing.schemas import CadreRequest, UnitRequest
 from services.web.fields import UUID_PATTERN
 

@@ -1,6 +1,7 @@
 """Matching a household with a unit and a cadre (结对匹配): causes, nearest federation, load, capacity."""
 
-from services.pairing.matching import Candidate, ancestors, choices, fitting_functions, gap_reason, ranked_causes
+from services.contracts.federation import ancestors
+from services.pairing.matching import Candidate, choices, fitting_functions, gap_reason, ranked_causes
 
 
 def cadre(cadre_id, function="health", federation="gs.by.pg", load=0, capacity=2, registered_at="2026-01-01"):
