@@ -20,6 +20,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -122,6 +123,8 @@ class Aids(IndexedApplication):
         # Busy aggregates (a budget approvals reserve from) load from a cache brought up to date with the
         # events stored since (fast-forward), instead of replaying every reservation.
         super().__init__({"AGGREGATE_CACHE_MAXSIZE": "10000", **(env or {})})
+        # Households (or bank lines, or approvals) a batch handles in one transaction.
+        self.step = int(self.env.get("AID_BATCH_STEP") or 500)
         self._locks: defaultdict[UUID, threading.Lock] = defaultdict(threading.Lock)
 
     def today(self) -> date:
@@ -401,46 +404,64 @@ class Aids(IndexedApplication):
         self, program_id: str, scope: str, *, federation: str, reason: str, idempotency_key: str, by: str
     ) -> tuple[Batch, bool]:
         """One request per eligible filed household of the subtree, every other one listed with the check it
-        failed; all in one transaction. The same key again returns the first batch."""
+        failed, in steps of `step` households (one transaction each, in case id order). The same key again
+        returns the first batch, finishing its assembly first if it was interrupted; True if this call
+        started it."""
         self._require_scope(federation, scope)
         aggregate_id = Batch.create_id(idempotency_key)
-        existing = self._find(Batch, aggregate_id)
-        if existing is not None:
-            return self._same_batch(existing, program_id, federation, reason, idempotency_key), False
+        started = False
+        batch = self._find(Batch, aggregate_id)
+        if batch is None:
+            def start() -> Batch:
+                program = self.program(program_id, scope)
+                if program.terms["amount"] is None or program.kind == "goods":
+                    raise IllegalTransition("a batch pays a fixed amount of money; this program has a rule or goods")
+                if not in_subtree(federation, program.federation):
+                    raise OutsideScope(f"the program belongs to {program.federation}, not above {federation}")
+                fresh = Batch(idempotency_key, program_id, program.kind, federation, reason, program.rule_version,
+                              program.terms["amount"], by, self.today().isoformat())
+                self._store(fresh, index=[])
+                return fresh
 
-        def created() -> Batch:
-            program = self.program(program_id, scope)
-            if program.terms["amount"] is None or program.kind == "goods":
-                raise IllegalTransition("a batch pays a fixed amount of money; this program has a rule or goods")
-            if not in_subtree(federation, program.federation):
-                raise OutsideScope(f"the program belongs to {program.federation}, not above {federation}")
-            rows = self.select_rows(CASES, equal={"state": FILED}, subtree=("federation", federation))
-            included: list[Disbursement] = []
-            excluded: list[tuple[AidCase, dict[str, Any]]] = []
-            for row in rows:
-                case = self._case(row["case_id"])
-                try:
-                    included.append(self._decided(f"{idempotency_key}\x1f{case.case_id}", "", case, program,
-                                                  Ask(None, None, None, case.held()), reason, None, MONEY, None, None,
-                                                  str(aggregate_id), by))
-                except NotEligible as refused:
-                    excluded.append((case, refused.decision))
-                else:
-                    self._store(included[-1], case, index=[disbursement_put(included[-1]), case_put(case)])
-            batch = Batch(idempotency_key, program_id, program.kind, federation, reason, program.rule_version,
-                          program.terms["amount"], [str(d.id) for d in included], by, self.today().isoformat())
-            for case, decision in excluded:
-                batch.exclude(case.case_id, case.federation, decision["checks"])
+            try:
+                batch, started = self._atomically(start), True
+            except ConcurrentChange:
+                batch = self._find(Batch, aggregate_id)
+                if batch is None:
+                    raise
+        self._same_batch(batch, program_id, federation, reason, idempotency_key)
+        while not batch.assembled:
+            batch = self._atomically(partial(self._assemble_step, aggregate_id, scope))
+        return batch, started
+
+    def _assemble_step(self, batch_id: UUID, scope: str) -> Batch:
+        """The next `step` filed households of the batch's subtree: a request for each eligible one, the others
+        excluded with the checks they failed; no household left: the batch is assembled."""
+        batch: Batch = self._get(Batch, str(batch_id))
+        if batch.assembled:
+            return batch
+        rows = self.select_rows(CASES, equal={"state": FILED}, subtree=("federation", batch.federation),
+                                after=batch.through, limit=self.step)
+        if not rows:
+            batch.assemble()
             self._store(batch, index=[])
             return batch
-
-        try:
-            return self._atomically(created), True
-        except ConcurrentChange:
-            existing = self._find(Batch, aggregate_id)
-            if existing is None:
-                raise
-            return self._same_batch(existing, program_id, federation, reason, idempotency_key), False
+        program = self.program(batch.program_id, scope)
+        included: list[str] = []
+        for row in rows:
+            case = self._case(row["case_id"])
+            try:
+                d = self._decided(f"{batch.idempotency_key}\x1f{case.case_id}", "", case, program,
+                                  Ask(None, None, None, case.held()), batch.reason, None, MONEY, None, None,
+                                  str(batch_id), batch.by)
+            except NotEligible as refused:
+                batch.exclude(case.case_id, case.federation, refused.decision["checks"])
+            else:
+                included.append(str(d.id))
+                self._store(d, case, index=[disbursement_put(d), case_put(case)])
+        batch.include(included, through=rows[-1]["case_id"])
+        self._store(batch, index=[])
+        return batch
 
     @staticmethod
     def _same_batch(batch: Batch, program_id: str, federation: str, reason: str, key: str) -> Batch:
@@ -456,41 +477,74 @@ class Aids(IndexedApplication):
 
     def approve_batch(self, batch_id: str, scope: str, *, by: str) -> Batch:
         """All or nothing: every still-requested disbursement of the batch is approved and reserved, or,
-        if any budget it draws on has too little left, none is (BudgetExhausted says how much is missing)."""
-        def approved() -> Batch:
-            batch = self.batch(batch_id, scope)
-            batch.check_approver(by)  # before any budget is read: the reason a creator is refused is who they are
-            pending = [d for d in (self._get(Disbursement, i) for i in batch.disbursements) if d.state == REQUESTED]
-            verified = [d.case_id for d in pending if by in d.verifiers]
-            if verified:
-                raise SeparationOfDuties(f"{by} verified {len(verified)} of the batch's cases "
-                                         f"({', '.join(verified[:5])}); another approver must approve it")
-            totals: dict[str, list[int]] = {}
-            for d in pending:
-                totals.setdefault(d.budget_federation, [0, 0])
-                totals[d.budget_federation][0] += d.amount
-                totals[d.budget_federation][1] += 1
-            budgets = []
-            for federation, (total, count) in sorted(totals.items()):
-                budget = self._budget(Budget.create_id(batch.program_id, federation))
-                if total > budget.remaining:
-                    raise BudgetExhausted(f"the batch needs {yuan(total)} from {federation}, which has "
-                                          f"{yuan(budget.remaining)} left: nothing was approved")
-                budget.reserve(total, count, str(batch.id))
-                budgets.append(budget)
-            today = self.today()
-            batch.approve(by, today, len(pending), sum(t for t, _ in totals.values()))
-            for d in pending:
-                d.approve(by, [], today)
-                self._store(d, index=[disbursement_put(d)])
-            self._store(batch, *budgets, index=[budget_put(b) for b in budgets])
-            return batch
+        if any budget it draws on has too little left, none is (BudgetExhausted says how much is missing).
 
-        return self._atomically(approved)
+        The decision and the reservation of the whole amount are one transaction; the requests are then
+        approved `step` at a time. Interrupted, the same approval again (by any approver) goes on."""
+        batch = self.batch(batch_id, scope)
+        if batch.approval is None:
+            def decided() -> Batch:
+                b = self.batch(batch_id, scope)
+                b.check_approver(by)  # before any budget is read: the reason a creator is refused is who they are
+                pending = [d for d in (self._get(Disbursement, i) for i in b.disbursements) if d.state == REQUESTED]
+                verified = [d.case_id for d in pending if by in d.verifiers]
+                if verified:
+                    raise SeparationOfDuties(f"{by} verified {len(verified)} of the batch's cases "
+                                             f"({', '.join(verified[:5])}); another approver must approve it")
+                totals: dict[str, list[int]] = {}
+                for d in pending:
+                    totals.setdefault(d.budget_federation, [0, 0])
+                    totals[d.budget_federation][0] += d.amount
+                    totals[d.budget_federation][1] += 1
+                budgets = []
+                for federation, (total, count) in sorted(totals.items()):
+                    budget = self._budget(Budget.create_id(b.program_id, federation))
+                    if total > budget.remaining:
+                        raise BudgetExhausted(f"the batch needs {yuan(total)} from {federation}, which has "
+                                              f"{yuan(budget.remaining)} left: nothing was approved")
+                    budget.reserve(total, count, str(b.id))
+                    budgets.append(budget)
+                b.approve(by, self.today(), [str(d.id) for d in pending], sum(t for t, _ in totals.values()))
+                self._store(b, *budgets, index=[budget_put(x) for x in budgets])
+                return b
+
+            batch = self._atomically(decided)
+        elif batch.approved:
+            batch.check_approver(by)  # already approved: say so
+        while not batch.approved:
+            batch = self._atomically(partial(self._approval_step, batch_id, scope))
+        return batch
+
+    def _approval_step(self, batch_id: str, scope: str) -> Batch:
+        """Approve the next `step` requests the batch's approval decided; one that is no longer requested
+        (cancelled by an exit, or approved on its own) gives its share of the reservation back."""
+        batch = self.batch(batch_id, scope)
+        assert batch.approval is not None
+        by, on = batch.approval["by"], date.fromisoformat(batch.approval["on"])
+        approved, back = 0, dict[str, list[int]]()
+        for did in batch.applying[:self.step]:
+            d: Disbursement = self._get(Disbursement, did)
+            if d.state == REQUESTED:
+                d.approve(by, [], on)
+                self._store(d, index=[disbursement_put(d)])
+                approved += 1
+            else:
+                back.setdefault(d.budget_federation, []).append(d.amount)
+        budgets = []
+        for federation, amounts in sorted(back.items()):
+            budget = self._budget(Budget.create_id(batch.program_id, federation))
+            budget.release(sum(amounts), len(amounts), str(batch.id), "no longer requested when the batch's approval "
+                           "reached it")
+            budgets.append(budget)
+        batch.apply(approved, sum(len(a) for a in back.values()))
+        self._store(batch, *budgets, index=[budget_put(budget) for budget in budgets])
+        return batch
 
     def bank_file(self, batch_id: str, scope: str) -> list[dict[str, Any]]:
         """The approved, unpaid disbursements of a batch with the name and masked account to pay."""
         batch = self.batch(batch_id, scope)
+        if not batch.approved:
+            raise IllegalTransition("the bank file comes after the batch's approval is complete")
         rows = [r for r in self.select_rows(DISBURSEMENTS, equal={"batch_id": str(batch.id)}) if r["state"] == APPROVED]
         cases = {r["case_id"]: r for r in self.select_rows(CASES, keys=[r["case_id"] for r in rows])} if rows else {}
         return [{"disbursement_id": r["disbursement_id"], "name": cases[r["case_id"]]["name"],
@@ -498,27 +552,31 @@ class Aids(IndexedApplication):
 
     def apply_bank_results(self, batch_id: str, scope: str, lines: list[dict[str, Any]], digest: str, *,
                            by: str, unread: int = 0) -> dict[str, Any]:
-        """Apply a bank's result file line by line: paid with its reference, or failed with its reason. A line
-        already applied (the same outcome) changes nothing, so the same file twice is harmless. `unread`: the
+        """Apply a bank's result file line by line: paid with its reference, or failed with its reason, `step`
+        lines to a transaction. A line already applied (the same outcome) changes nothing, so the same file
+        twice is harmless, and a file whose import was interrupted is sent again to finish it. `unread`: the
         file's lines refused before they got here (counted as refused in the batch's record)."""
         batch = self.batch(batch_id, scope)
-        if batch.approval is None:
-            raise IllegalTransition("bank results come after the batch is approved")
+        if not batch.approved:
+            raise IllegalTransition("bank results come after the batch's approval is complete")
         members = set(batch.disbursements)
         report: list[dict[str, Any]] = []
         counts = {"paid": 0, "failed": 0, "refused": 0, "unchanged": 0}
 
-        def applied() -> None:
-            for line in lines:
-                outcome = self._bank_line(line, members, by)
+        def applied(part: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [self._bank_line(line, members, by) for line in part]
+
+        for first in range(0, len(lines), self.step):
+            for outcome in self._atomically(partial(applied, lines[first:first + self.step])):
                 counts[outcome["outcome"]] += 1
                 report.append(outcome)
-            if counts["paid"] or counts["failed"]:
+        if counts["paid"] or counts["failed"]:
+            def recorded() -> None:
                 b = self.batch(batch_id, scope)
                 b.record_results(digest, counts["paid"], counts["failed"], counts["refused"] + unread, by)
                 self._store(b, index=[])
 
-        self._atomically(applied)
+            self._atomically(recorded)
         return {"batch_id": str(batch.id), **counts, "lines": report}
 
     def _bank_line(self, line: dict[str, Any], members: set[str], by: str) -> dict[str, Any]:

@@ -673,25 +673,45 @@ class Disbursement(CheapCopy, Aggregate):
 
 
 class Batch(CheapCopy, Aggregate):
-    """One distribution of a fixed-amount program to every eligible filed household of a subtree."""
+    """One distribution of a fixed-amount program to every eligible filed household of a subtree.
 
-    copied = ("excluded", "results")
+    A batch is built and approved in steps of a bounded size, each its own transaction, so that ten
+    thousand households never make one transaction: `Started`, then `Included` per step of households
+    (in case id order, `through` the last one looked at) with an `Excluded` per household left out, then
+    `Assembled`. Its approval is decided at once (`Approved`: every budget it draws on reserved, or
+    nothing) and then applied to its requests step by step (`Applied`). Interrupted anywhere, the same
+    request again goes on from the last step recorded."""
+
+    copied = ("disbursements", "excluded", "results")
 
     @staticmethod
     def create_id(idempotency_key: str) -> UUID:
         return scoped_id("batch", idempotency_key)
 
-    @event("Created")
+    @event("Started")
     def __init__(
         self, idempotency_key: str, program_id: str, kind: str, federation: str, reason: str, rule_version: int,
-        amount: int, disbursements: list[str], by: str, made_on: str,
+        amount: int, by: str, made_on: str,
     ) -> None:
         self.idempotency_key, self.program_id, self.kind = idempotency_key, program_id, kind
         self.federation, self.reason, self.rule_version, self.amount = federation, reason, rule_version, amount
-        self.disbursements, self.by, self.made_on = disbursements, by, made_on
+        self.by, self.made_on = by, made_on
+        self.disbursements: list[str] = []
+        self.through: str | None = None
+        self.assembled = False
         self.excluded: list[dict[str, Any]] = []
         self.approval: dict[str, Any] | None = None
         self.results: list[dict[str, Any]] = []
+
+    def include(self, disbursements: list[str], through: str) -> None:
+        if self.assembled:
+            raise IllegalTransition("the batch is already assembled")
+        self._included(disbursements, through)
+
+    @event("Included")
+    def _included(self, disbursements: list[str], through: str) -> None:
+        self.disbursements.extend(disbursements)
+        self.through = through
 
     def exclude(self, case_id: str, federation: str, checks: list[dict[str, Any]]) -> None:
         self._excluded(case_id, [c for c in checks if not c["passed"]], federation=federation)
@@ -700,24 +720,66 @@ class Batch(CheapCopy, Aggregate):
     def _excluded(self, case_id: str, failed: list[dict[str, Any]], federation: str) -> None:
         self.excluded.append({"case_id": case_id, "failed": failed})
 
+    def assemble(self) -> None:
+        if self.assembled:
+            raise IllegalTransition("the batch is already assembled")
+        self._assembled(self.program_id, self.reason, self.rule_version, self.amount, len(self.disbursements),
+                        self.by, federation=self.federation)
+
+    @event("Assembled")
+    def _assembled(
+        self, program_id: str, reason: str, rule_version: int, amount: int, included: int, by: str, federation: str
+    ) -> None:
+        self.assembled = True
+
     def check_approver(self, by: str) -> None:
-        """Not yet approved, and never by the one who created it."""
+        """Assembled, not yet approved, and never by the one who created it."""
+        if not self.assembled:
+            raise IllegalTransition("the batch is still being assembled: send its creation again to finish it")
         if self.approval is not None:
             raise IllegalTransition("the batch is already approved")
         if by == self.by:
             raise SeparationOfDuties(f"{by} created this batch and cannot approve it")
 
-    def approve(self, by: str, on: date, approved: int, total: int) -> None:
+    def approve(self, by: str, on: date, pending: list[str], total: int) -> None:
+        """The decision, recorded with the budgets' reservation: `pending` (the requests still requested) are
+        approved by the steps that follow."""
         self.check_approver(by)
-        self._approved(by, on.isoformat(), approved, total, federation=self.federation)
+        self._approved(by, on.isoformat(), len(pending), total, pending, federation=self.federation)
 
     @event("Approved")
-    def _approved(self, by: str, on: str, approved: int, total: int, federation: str) -> None:
-        self.approval = {"by": by, "on": on, "approved": approved, "total": total}
+    def _approved(self, by: str, on: str, approved: int, total: int, pending: list[str], federation: str) -> None:
+        self.approval = {"by": by, "on": on, "approved": approved, "total": total, "pending": pending,
+                         "applied": 0, "released": 0}
+
+    @property
+    def applying(self) -> list[str]:
+        """The decided requests the approval has not reached yet."""
+        if self.approval is None:
+            return []
+        return self.approval["pending"][self.approval["applied"]:]
+
+    def apply(self, approved: int, released: int) -> None:
+        """The next `approved + released` decided requests were approved, or had left the requested state
+        (their share of the reservation went back)."""
+        if approved + released > len(self.applying):
+            raise IllegalTransition("more applied than the approval decided")
+        self._applied(approved, released)
+
+    @event("Applied")
+    def _applied(self, approved: int, released: int) -> None:
+        assert self.approval is not None
+        self.approval = {**self.approval, "applied": self.approval["applied"] + approved + released,
+                         "released": self.approval["released"] + released}
+
+    @property
+    def approved(self) -> bool:
+        """Approved and every decided request reached."""
+        return self.approval is not None and not self.applying
 
     def record_results(self, digest: str, paid: int, failed: int, refused: int, by: str) -> None:
-        if self.approval is None:
-            raise IllegalTransition("bank results come after the batch is approved")
+        if not self.approved:
+            raise IllegalTransition("bank results come after the batch's approval is complete")
         self._results(digest, paid, failed, refused, by, federation=self.federation)
 
     @event("ResultsImported")

@@ -78,8 +78,8 @@ def confirmed(e: Any) -> Payload:
 
 def batch_created(e: Any) -> Payload:
     return {"batch_id": str(e.originator_id), "program_id": e.program_id, "reason": e.reason,
-            "rule_version": e.rule_version, "amount": yuan(e.amount), "included": len(e.disbursements),
-            "total": yuan(e.amount * len(e.disbursements)), "by": e.by}
+            "rule_version": e.rule_version, "amount": yuan(e.amount), "included": e.included,
+            "total": yuan(e.amount * e.included), "by": e.by}
 
 
 def batch_excluded(e: Any) -> Payload:
@@ -144,7 +144,7 @@ BUILDERS: dict[str, tuple[str, Builder, Callable[[Any], str]]] = {
     "Disbursement.Failed": ("DisbursementFailed", step, case_key),
     "Disbursement.Reversed": ("DisbursementReversed", step, case_key),
     "Disbursement.Cancelled": ("DisbursementCancelled", step, case_key),
-    "Batch.Created": ("BatchCreated", batch_created, own_key),
+    "Batch.Assembled": ("BatchCreated", batch_created, own_key),
     "Batch.Excluded": ("BatchExcluded", batch_excluded, case_key),
     "Batch.Approved": ("BatchApproved", batch_approved, own_key),
     "Batch.ResultsImported": ("BankResultsImported", results_imported, own_key),
@@ -158,7 +158,7 @@ BUILDERS: dict[str, tuple[str, Builder, Callable[[Any], str]]] = {
 INTERNAL = (
     "AidCase.Tracked", "AidCase.Filed", "AidCase.Exited", "AidCase.Closed", "AidCase.Verified", "AidCase.Amended",
     "AidCase.Held", "AidCase.LetGo", "Program.BudgetOpened", "Budget.Opened", "Budget.PassedDown", "Budget.Reserved",
-    "Budget.Spent", "Budget.Released", "Budget.Returned",
+    "Budget.Spent", "Budget.Released", "Budget.Returned", "Batch.Started", "Batch.Included", "Batch.Applied",
 )
 PUBLICATION = Publication(SERVICE, BUILDERS, INTERNAL)
 TYPES = PUBLICATION.types

@@ -391,6 +391,19 @@ class Exclusion(Schema):
     failed = fields.List(fields.Nested(CheckView), required=True)
 
 
+class BatchApproval(Schema):
+    by = fields.String(required=True)
+    on = fields.String(required=True)
+    approved = fields.Integer(required=True, metadata={"description": "requests the approval decided"})
+    total = Amount(required=True, metadata={"description": "reserved from the budgets at the decision"})
+    complete = fields.Boolean(required=True, metadata={
+        "description": "every decided request reached; false while the approval is applied step by step "
+                       "(send the approval again to finish an interrupted one)"})
+    applied = fields.Integer(required=True, metadata={"description": "decided requests reached so far"})
+    released = fields.Integer(required=True, metadata={
+        "description": "of those, the ones no longer requested (their share of the reservation went back)"})
+
+
 class BatchView(Schema):
     batch_id = fields.String(required=True)
     program_id = fields.String(required=True)
@@ -405,7 +418,10 @@ class BatchView(Schema):
     total = Amount(required=True)
     excluded = fields.List(fields.Nested(Exclusion), required=True)
     disbursements = fields.List(fields.String(), required=True)
-    approval = fields.Dict(allow_none=True, required=True)
+    assembled = fields.Boolean(required=True, metadata={
+        "description": "every household of the subtree looked at; false while the batch is built step by step "
+                       "(send its creation again to finish an interrupted one)"})
+    approval = fields.Nested(BatchApproval, allow_none=True, required=True)
     results = fields.List(fields.Dict(), required=True)
 
 

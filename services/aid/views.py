@@ -81,7 +81,11 @@ def batch_view(b: Batch) -> dict[str, Any]:
         "idempotency_key": b.idempotency_key, "rule_version": b.rule_version, "amount": yuan(b.amount),
         "created_by": b.by, "created_on": b.made_on, "included": len(b.disbursements),
         "total": yuan(b.amount * len(b.disbursements)), "excluded": b.excluded, "disbursements": b.disbursements,
-        "approval": None if b.approval is None else {**b.approval, "total": yuan(b.approval["total"])},
+        "assembled": b.assembled,
+        "approval": None if b.approval is None else {
+            "by": b.approval["by"], "on": b.approval["on"], "approved": b.approval["approved"],
+            "total": yuan(b.approval["total"]), "complete": b.approved,
+            "applied": b.approval["applied"], "released": b.approval["released"]},
         "results": b.results,
     })
 

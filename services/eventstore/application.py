@@ -31,6 +31,7 @@ class IndexedRecorder(Protocol):
         limit: int | None = None,
         keys: Sequence[str] | None = None,
         until: tuple[str, str] | None = None,
+        after: str | None = None,
     ) -> list[dict[str, Any]]: ...
 
     def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool: ...

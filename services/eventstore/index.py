@@ -111,10 +111,14 @@ class Dialect:
         limit: int | None,
         keys: Sequence[str] | None = None,
         until: tuple[str, str] | None = None,
+        after: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
         clauses, params = [], dict(equal)
         for column in equal:
             clauses.append(f"{column} = {self.p(column)}")
+        if after is not None:
+            params["after_key"] = after
+            clauses.append(f"{table.key} > {self.p('after_key')}")
         if until is not None:
             column, last = until
             params["until"] = last

@@ -59,9 +59,12 @@ class MemoryIndexedRecorder(POPOProcessRecorder):
         limit: int | None = None,
         keys: Sequence[str] | None = None,
         until: tuple[str, str] | None = None,
+        after: str | None = None,
     ) -> list[dict[str, Any]]:
         with self._database_lock:
             rows = sorted(self._rows[table.name].values(), key=lambda r: r[table.key])
+        if after is not None:
+            rows = [r for r in rows if r[table.key] > after]
         if keys is not None:
             wanted = set(keys)
             rows = [r for r in rows if r[table.key] in wanted]

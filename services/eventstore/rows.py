@@ -79,8 +79,10 @@ class IndexRows:
         limit: int | None = None,
         keys: Sequence[str] | None = None,
         until: tuple[str, str] | None = None,
+        after: str | None = None,
     ) -> list[dict[str, Any]]:
-        sql, params = self.dialect.select(table, equal or {}, subtree, limit, keys, until)
+        """Rows in key order: equal columns, a federation subtree, keys, a column up to a value, keys after one."""
+        sql, params = self.dialect.select(table, equal or {}, subtree, limit, keys, until, after)
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(sql, params)
             return [dict(row) for row in cursor.fetchall()]

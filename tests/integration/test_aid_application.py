@@ -14,6 +14,7 @@ import pytest
 
 from services.aid.application import Aids, KeyReused, NoParentBudget
 from services.aid.domain import (
+    Batch,
     BudgetExhausted,
     IllegalTransition,
     InvalidValue,
@@ -507,6 +508,61 @@ def test_bank_results_applied_twice_change_nothing_the_second_time(aids):
     assert aids.disbursement(by_case[w["e1"]], "gs").bank_reference == "R-1"
     assert [r["disbursement_id"] for r in aids.bank_file(str(batch.id), "gs")] == [by_case[w["e3"]]]
     assert aids.disbursement(w["had_aid"], "gs").state == "requested"
+    assert_reconciles(aids)
+
+
+def test_a_batch_built_and_approved_in_steps_goes_on_where_an_interruption_left_it(aids, monkeypatch):
+    p, w = batch_world(aids)
+    aids.allocate(program_id=p, federation="gs.by.pg", amount=100_000, scope="gs", by="admin")
+    aids.step = 2  # seven filed households in gs.by: four steps of at most two, then the assembly
+    interrupted = {"_assemble_step": 3, "_approval_step": 2}  # the call that is killed, per step kind
+
+    def killed_at(name: str) -> Any:
+        real, calls = getattr(Aids, name), []
+
+        def step(self: Aids, *args: Any) -> Any:
+            calls.append(1)
+            if len(calls) == interrupted[name]:
+                raise ConnectionError("killed between two steps")
+            return real(self, *args)
+        return step
+
+    for name in interrupted:
+        monkeypatch.setattr(Aids, name, killed_at(name))
+    with pytest.raises(ConnectionError):
+        aids.create_batch(p, "gs", federation="gs.by", reason="春节", idempotency_key="b1", by="admin")
+    half = aids.batch(str(Batch.create_id("b1")), "gs")
+    assert not half.assembled and len(half.disbursements) + len(half.excluded) == 4  # two steps of two
+    with pytest.raises(IllegalTransition, match="still being assembled"):
+        aids.approve_batch(str(half.id), "gs", by="approver1")
+
+    batch, created = aids.create_batch(p, "gs", federation="gs.by", reason="春节", idempotency_key="b1", by="admin")
+    assert not created and batch.assembled and batch.id == half.id
+    assert sorted(aids.disbursement(i, "gs").case_id for i in batch.disbursements) == sorted(
+        [w["e1"], w["e2"], w["e3"]])
+    assert sorted(x["case_id"] for x in batch.excluded) == sorted([w["marginal"], w["big"], w["later"], w["had"]])
+    requested = [e for e in stored_events(aids) if type(e).__qualname__ == "Disbursement.Requested"]
+    assert len(requested) == 4  # the three of the batch, each once, and the household that had aid already
+
+    with pytest.raises(ConnectionError):  # the decision and the first step of two are stored, then it dies
+        aids.approve_batch(str(batch.id), "gs", by="approver1")
+    half = aids.batch(str(batch.id), "gs")
+    assert half.approval is not None and not half.approved and half.approval["applied"] == 2
+    assert line(aids, p, "gs.by")["reserved"] + line(aids, p, "gs.by.pg")["reserved"] == 300_000
+    with pytest.raises(IllegalTransition, match="approval is complete"):
+        aids.bank_file(str(batch.id), "gs")
+    last = half.approval["pending"][-1]
+    exit_case(aids, aids.disbursement(last, "gs").case_id)  # its request is cancelled before the approval reaches it
+
+    done = aids.approve_batch(str(batch.id), "gs", by="approver2")  # any approver finishes it, as approver1's
+    assert done.approved and done.approval is not None
+    assert (done.approval["by"], done.approval["applied"], done.approval["released"]) == ("approver1", 3, 1)
+    states = sorted(aids.disbursement(i, "gs").state for i in batch.disbursements)
+    assert states == ["approved", "approved", "cancelled"]
+    assert sum(line(aids, p, f)["reserved"] for f in ("gs.by", "gs.by.pg")) == 200_000  # the cancelled share is back
+    assert len(aids.bank_file(str(batch.id), "gs")) == 2
+    with pytest.raises(IllegalTransition, match="already approved"):
+        aids.approve_batch(str(batch.id), "gs", by="approver2")
     assert_reconciles(aids)
 
 
