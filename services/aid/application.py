@@ -221,12 +221,13 @@ class Aids(IndexedApplication):
                              "beneficiary": beneficiary, "out_of_pocket": out_of_pocket, "items": items,
                              "delivered_on": delivered_on, "by": by})
         aggregate_id = Disbursement.create_id(idempotency_key)
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             # Decided and saved without first looking the key up (a read most requests do not need): a key
             # used before makes the save fail (its id exists) or the decision refuse (it holds the household's
             # festival, say), and only then is the first request looked for.
             try:
-                case = self._case(case_id, scope)
+                with self.first_try(attempt == 0):
+                    case = self._case(case_id, scope, to_save=True)  # saved with the request: its version is checked
                 program = self.program(program_id, scope)
                 if (program.kind == "goods") != (form == GOODS):
                     raise IllegalTransition("goods programs deliver goods (POST /deliveries); the others pay money")
@@ -280,14 +281,15 @@ class Aids(IndexedApplication):
 
     def approve(self, disbursement_id: str, scope: str, *, by: str) -> Disbursement:
         """Approve and reserve the amount from its budget in the same transaction (never below zero)."""
-        found = self.disbursement(disbursement_id, scope)
+        with self.first_try():
+            found = self.disbursement(disbursement_id, scope, to_save=True)
         budget_id = Budget.create_id(found.program_id, found.budget_federation)
         first = [found]  # the first attempt approves what was just read: if it changed since, the save conflicts
 
         def approved() -> Disbursement:
             d = first.pop() if first else self.disbursement(disbursement_id, scope)
             d.approve(by, d.verifiers, self.today())
-            budget = self._budget(budget_id)
+            budget = self._budget(budget_id, to_save=True)
             budget.reserve(d.amount, 1, str(d.id))  # all or nothing: the unit commits only if both succeed
             self._store(d, budget, index=[disbursement_put(d), budget_put(budget)])
             return d
@@ -309,7 +311,8 @@ class Aids(IndexedApplication):
     def pay(self, disbursement_id: str, scope: str, *, paid_on: date, bank_reference: str, by: str) -> Disbursement:
         """Paid (or, for goods, handed over): the reservation becomes spent money. Refused unless the case is
         filed on the payment day (or the program includes exited households)."""
-        found = self.disbursement(disbursement_id, scope)
+        with self.first_try():
+            found = self.disbursement(disbursement_id, scope, to_save=True)
         budget_id = Budget.create_id(found.program_id, found.budget_federation)
 
         def paid() -> Disbursement:
@@ -356,7 +359,8 @@ class Aids(IndexedApplication):
 
     def _undo(self, disbursement_id: str, scope: str, step: Callable[[Disbursement], None], why: str) -> Disbursement:
         """A step that gives money back to the budget: a failure, a reversal, a cancellation."""
-        found = self.disbursement(disbursement_id, scope)
+        with self.first_try():
+            found = self.disbursement(disbursement_id, scope, to_save=True)
         budget_id = Budget.create_id(found.program_id, found.budget_federation)
 
         def undone() -> Disbursement:
@@ -384,8 +388,8 @@ class Aids(IndexedApplication):
             index.append(budget_put(budget))
         self._store(*changed, index=index)
 
-    def disbursement(self, disbursement_id: str, scope: str) -> Disbursement:
-        d: Disbursement = self._get(Disbursement, disbursement_id)
+    def disbursement(self, disbursement_id: str, scope: str, *, to_save: bool = False) -> Disbursement:
+        d: Disbursement = self._get(Disbursement, disbursement_id, to_save=to_save)
         if not in_subtree(d.federation, scope):
             raise NotFound(f"no disbursement {disbursement_id}")
         return d
@@ -789,28 +793,29 @@ class Aids(IndexedApplication):
 
     # Loading and saving.
 
-    def _case(self, case_id: str, scope: str | None = None) -> AidCase:
-        case = self._find(AidCase, AidCase.create_id(case_id))
+    def _case(self, case_id: str, scope: str | None = None, *, to_save: bool = False) -> AidCase:
+        case = self._find(AidCase, AidCase.create_id(case_id), to_save=to_save)
         if case is None or (scope is not None and not in_subtree(case.federation, scope)):
             raise NotFound(f"no case {case_id}")
         return case
 
-    def _budget(self, budget_id: UUID) -> Budget:
-        budget = self._find(Budget, budget_id)
+    def _budget(self, budget_id: UUID, *, to_save: bool = False) -> Budget:
+        budget = self._find(Budget, budget_id, to_save=to_save)
         if budget is None:
             raise NotFound("the budget this disbursement draws on is gone")
         return budget
 
-    def _find(self, kind: type[T], aggregate_id: UUID) -> T | None:
+    def _find(self, kind: type[T], aggregate_id: UUID, *, to_save: bool = False) -> T | None:
+        """The aggregate, or None; `to_save`: see IndexedApplication.load."""
         try:
-            found = self.load(aggregate_id)
+            found = self.load(aggregate_id, to_save=to_save)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None
 
-    def _get(self, kind: type[T], aggregate_id: str) -> T:
+    def _get(self, kind: type[T], aggregate_id: str, *, to_save: bool = False) -> T:
         try:
-            found = self._find(kind, UUID(aggregate_id))
+            found = self._find(kind, UUID(aggregate_id), to_save=to_save)
         except ValueError:
             found = None
         if found is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 from uuid import UUID
 
@@ -103,7 +105,8 @@ class IndexedApplication(Application):
             unit = UnitOfWork()
             self.bind(unit)
             try:
-                result = command()
+                with self.first_try(attempt == 0):
+                    result = command()
             finally:
                 self.bind(None)
             try:
@@ -150,12 +153,35 @@ class IndexedApplication(Application):
         """From now on, saves of the running green thread go into `unit` and loads see it (None: the store)."""
         self._bound.unit = unit
 
-    def load(self, aggregate_id: UUID) -> Any:
-        """Get an aggregate, as the running unit of work left it if it holds one (AggregateNotFoundError if none)."""
+    def load(self, aggregate_id: UUID, *, to_save: bool = False) -> Any:
+        """Get an aggregate, as the running unit of work left it if it holds one (AggregateNotFoundError if none).
+
+        `to_save`: the command will save this aggregate. On a first try (see first_try) it then gets this
+        process's cached copy as it is, without asking the store for events stored since: if another process
+        changed it meanwhile, the save is refused (its version is taken) and the retry loads it afresh. An
+        aggregate a command only reads is always brought up to date.
+        """
         unit = self.unit
         if unit is not None and aggregate_id in unit.aggregates:
             return unit.aggregates[aggregate_id]
+        cache = self.repository.cache
+        if to_save and cache is not None and getattr(self._bound, "first_try", False):
+            try:
+                return copy.deepcopy(cache.get(aggregate_id))
+            except KeyError:
+                pass
         return self.repository.get(aggregate_id)
+
+    @contextmanager
+    def first_try(self, first: bool = True) -> Iterator[None]:
+        """While `first`, loads `to_save` of the running green thread may take cached copies (atomically runs
+        a command's first attempt so; a retry after a refused save does not)."""
+        before = getattr(self._bound, "first_try", False)
+        self._bound.first_try = first
+        try:
+            yield
+        finally:
+            self._bound.first_try = before
 
     def _wake_listeners(self) -> None:
         for listener in self.listeners:

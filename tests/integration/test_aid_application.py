@@ -643,6 +643,36 @@ def race(calls: list[Any]) -> list[Any]:
 
 
 @pytest.mark.parametrize("backend", RACE_BACKENDS)
+def test_what_one_replica_cached_never_decides_after_another_replica_changed_it(request, tmp_path, backend):
+    """A replica approves and requests from the copies it cached (no read of what was stored since): a copy
+    another replica has changed meanwhile costs a refused save and a fresh read, never a wrong decision."""
+    a, b = instances(request, tmp_path, backend)
+    try:
+        p = program(a)
+        fund(a, p, {"gs": 1_000_000})
+        rejected, spent, household = ask(a, file_case(a), p), ask(a, file_case(a), p), file_case(a)
+        a.approve(str(spent.id), "gs", by="approver1")  # a caches the budget as it left it
+        a.reject(str(ask(a, household, p).id), "gs", reason="重复", by="approver1")  # a caches the household free
+
+        b.reject(str(rejected.id), "gs", reason="材料不全", by="approver2")
+        b.allocate(program_id=p, federation="gs", amount=100_000, scope="gs", by="admin")  # all of it reserved
+        ask(b, household, p, key="k-b")  # b takes the household's festival aid
+
+        with pytest.raises(IllegalTransition, match="rejected"):
+            a.approve(str(rejected.id), "gs", by="approver1")
+        with pytest.raises(NotEligible):
+            ask(a, household, p, key="k-a")  # once per festival: a sees b's request, not its cached copy
+        other = ask(a, file_case(a), p)
+        with pytest.raises(BudgetExhausted):
+            a.approve(str(other.id), "gs", by="approver1")  # b's reduction is seen: 0 left after spent's 100,000
+        assert line(a, p, "gs")["reserved"] == 100_000
+        assert_reconciles(a)
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("backend", RACE_BACKENDS)
 def test_fifty_approvals_racing_for_a_budget_of_twenty_approve_exactly_twenty(request, tmp_path, backend):
     apps = instances(request, tmp_path, backend)
     try:
