@@ -10,7 +10,7 @@ ROLE ?= caseworker
 FED  ?= gs
 USER ?= dev
 
-.PHONY: help venv run test test-unit lint token bench kafka-jars postgres lock clean manifests
+.PHONY: help venv run test test-unit lint token bench kafka-jars postgres go-modules lock clean manifests
 
 help:
 	@echo "make run      - the whole system on this machine (embedded transport, SQLite under ./var)"
@@ -41,7 +41,12 @@ kafka-jars:
 postgres:
 	@sh deploy/postgres/install.sh >/dev/null
 
-test: venv kafka-jars postgres
+# The Go client of the audit trail's interoperability test (golang.org/x/mod/sumdb), from the Go module proxy.
+go-modules:
+	@command -v go >/dev/null || { echo "go (1.26 or later) not found: the audit trail's interoperability test needs it"; exit 1; }
+	@cd tests/interop/tlogclient && go mod download && go mod verify >/dev/null
+
+test: venv kafka-jars postgres go-modules
 	$(PY) -m pytest
 
 test-unit: venv

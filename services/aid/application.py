@@ -227,7 +227,7 @@ class Aids(IndexedApplication):
             # festival, say), and only then is the first request looked for.
             try:
                 with self.first_try(attempt == 0):
-                    case = self._case(case_id, scope, to_save=True)  # saved with the request: its version is checked
+                    case = self._case(case_id, scope, cached=True)  # saved with the request: its version is checked
                 program = self.program(program_id, scope)
                 if (program.kind == "goods") != (form == GOODS):
                     raise IllegalTransition("goods programs deliver goods (POST /deliveries); the others pay money")
@@ -282,14 +282,14 @@ class Aids(IndexedApplication):
     def approve(self, disbursement_id: str, scope: str, *, by: str) -> Disbursement:
         """Approve and reserve the amount from its budget in the same transaction (never below zero)."""
         with self.first_try():
-            found = self.disbursement(disbursement_id, scope, to_save=True)
+            found = self.disbursement(disbursement_id, scope, cached=True)
         budget_id = Budget.create_id(found.program_id, found.budget_federation)
         first = [found]  # the first attempt approves what was just read: if it changed since, the save conflicts
 
         def approved() -> Disbursement:
             d = first.pop() if first else self.disbursement(disbursement_id, scope)
             d.approve(by, d.verifiers, self.today())
-            budget = self._budget(budget_id, to_save=True)
+            budget = self._budget(budget_id, cached=True)
             budget.reserve(d.amount, 1, str(d.id))  # all or nothing: the unit commits only if both succeed
             self._store(d, budget, index=[disbursement_put(d), budget_put(budget)])
             return d
@@ -312,7 +312,7 @@ class Aids(IndexedApplication):
         """Paid (or, for goods, handed over): the reservation becomes spent money. Refused unless the case is
         filed on the payment day (or the program includes exited households)."""
         with self.first_try():
-            found = self.disbursement(disbursement_id, scope, to_save=True)
+            found = self.disbursement(disbursement_id, scope, cached=True)
         budget_id = Budget.create_id(found.program_id, found.budget_federation)
 
         def paid() -> Disbursement:
@@ -324,13 +324,19 @@ class Aids(IndexedApplication):
             return self._atomically(paid)
 
     def _pay(self, d: Disbursement, paid_on: date, bank_reference: str, by: str) -> None:
+        # A cached household will do: every change that makes it unpayable (an exit) also cancels its pending
+        # disbursements, so a stale copy meets a refused save of `d`. A cached program will do if it has the
+        # rule version `d` was decided on: versions never change once made.
         self._not_future(paid_on=paid_on)
-        case = self._case(d.case_id)
-        program: Program = self._get(Program, d.program_id)
-        rules = program.versions[d.decision["rule_version"] - 1]["eligibility"]
+        case = self._case(d.case_id, cached=True)
+        version = d.decision["rule_version"]
+        program: Program = self._get(Program, d.program_id, cached=True)
+        if len(program.versions) < version:
+            program = self._get(Program, d.program_id)
+        rules = program.versions[version - 1]["eligibility"]
         eligible = case.filed_on_day(paid_on) or bool(rules.get("include_exited") and case.periods)
         d.pay(paid_on, bank_reference, by, eligible_that_day=eligible)
-        budget = self._budget(Budget.create_id(d.program_id, d.budget_federation))
+        budget = self._budget(Budget.create_id(d.program_id, d.budget_federation), cached=True)
         budget.spend(d.amount, 1, str(d.id))
         self._store(d, budget, index=[disbursement_put(d), budget_put(budget)])
 
@@ -360,7 +366,7 @@ class Aids(IndexedApplication):
     def _undo(self, disbursement_id: str, scope: str, step: Callable[[Disbursement], None], why: str) -> Disbursement:
         """A step that gives money back to the budget: a failure, a reversal, a cancellation."""
         with self.first_try():
-            found = self.disbursement(disbursement_id, scope, to_save=True)
+            found = self.disbursement(disbursement_id, scope, cached=True)
         budget_id = Budget.create_id(found.program_id, found.budget_federation)
 
         def undone() -> Disbursement:
@@ -374,12 +380,12 @@ class Aids(IndexedApplication):
     def _give_back(self, d: Disbursement, step: Callable[[Disbursement], None], why: str) -> None:
         before = d.state
         step(d)
-        case = self._case(d.case_id)
+        case = self._case(d.case_id, cached=True)
         case.let_go(str(d.id))
         changed: list[Aggregate] = [d, case]
         index: list[IndexOp] = [disbursement_put(d), case_put(case)]
         if before != REQUESTED:  # a requested one reserved nothing
-            budget = self._budget(Budget.create_id(d.program_id, d.budget_federation))
+            budget = self._budget(Budget.create_id(d.program_id, d.budget_federation), cached=True)
             if before == APPROVED:
                 budget.release(d.amount, 1, str(d.id), why)
             else:
@@ -388,8 +394,8 @@ class Aids(IndexedApplication):
             index.append(budget_put(budget))
         self._store(*changed, index=index)
 
-    def disbursement(self, disbursement_id: str, scope: str, *, to_save: bool = False) -> Disbursement:
-        d: Disbursement = self._get(Disbursement, disbursement_id, to_save=to_save)
+    def disbursement(self, disbursement_id: str, scope: str, *, cached: bool = False) -> Disbursement:
+        d: Disbursement = self._get(Disbursement, disbursement_id, cached=cached)
         if not in_subtree(d.federation, scope):
             raise NotFound(f"no disbursement {disbursement_id}")
         return d
@@ -453,7 +459,7 @@ class Aids(IndexedApplication):
         program = self.program(batch.program_id, scope)
         included: list[str] = []
         for row in rows:
-            case = self._case(row["case_id"])
+            case = self._case(row["case_id"], cached=True)  # saved with its request
             try:
                 d = self._decided(f"{batch.idempotency_key}\x1f{case.case_id}", "", case, program,
                                   Ask(None, None, None, case.held()), batch.reason, None, MONEY, None, None,
@@ -490,7 +496,11 @@ class Aids(IndexedApplication):
             def decided() -> Batch:
                 b = self.batch(batch_id, scope)
                 b.check_approver(by)  # before any budget is read: the reason a creator is refused is who they are
-                pending = [d for d in (self._get(Disbursement, i) for i in b.disbursements) if d.state == REQUESTED]
+                # Cached copies will do: a request that left the requested state never returns to it (one
+                # that left it meanwhile gives its share back when the approval reaches it), and who verified
+                # the household never changes.
+                pending = [d for d in (self._get(Disbursement, i, cached=True) for i in b.disbursements)
+                           if d.state == REQUESTED]
                 verified = [d.case_id for d in pending if by in d.verifiers]
                 if verified:
                     raise SeparationOfDuties(f"{by} verified {len(verified)} of the batch's cases "
@@ -527,7 +537,7 @@ class Aids(IndexedApplication):
         by, on = batch.approval["by"], date.fromisoformat(batch.approval["on"])
         approved, back = 0, dict[str, list[int]]()
         for did in batch.applying[:self.step]:
-            d: Disbursement = self._get(Disbursement, did)
+            d: Disbursement = self._get(Disbursement, did, cached=True)  # saved, or no longer requested
             if d.state == REQUESTED:
                 d.approve(by, [], on)
                 self._store(d, index=[disbursement_put(d)])
@@ -587,7 +597,7 @@ class Aids(IndexedApplication):
         number, did = line["line"], line["disbursement_id"]
         if did not in members:
             return {"line": number, "disbursement_id": did, "outcome": "refused", "reason": "not in this batch"}
-        d: Disbursement = self._get(Disbursement, did)
+        d: Disbursement = self._get(Disbursement, did, cached=True)  # saved if anything changes
         wanted = PAID if line["result"] == "paid" else FAILED
         if d.state == wanted or (wanted == PAID and d.state in ("confirmed", "reversed")):
             return {"line": number, "disbursement_id": did, "outcome": "unchanged", "reason": f"already {d.state}"}
@@ -793,29 +803,29 @@ class Aids(IndexedApplication):
 
     # Loading and saving.
 
-    def _case(self, case_id: str, scope: str | None = None, *, to_save: bool = False) -> AidCase:
-        case = self._find(AidCase, AidCase.create_id(case_id), to_save=to_save)
+    def _case(self, case_id: str, scope: str | None = None, *, cached: bool = False) -> AidCase:
+        case = self._find(AidCase, AidCase.create_id(case_id), cached=cached)
         if case is None or (scope is not None and not in_subtree(case.federation, scope)):
             raise NotFound(f"no case {case_id}")
         return case
 
-    def _budget(self, budget_id: UUID, *, to_save: bool = False) -> Budget:
-        budget = self._find(Budget, budget_id, to_save=to_save)
+    def _budget(self, budget_id: UUID, *, cached: bool = False) -> Budget:
+        budget = self._find(Budget, budget_id, cached=cached)
         if budget is None:
             raise NotFound("the budget this disbursement draws on is gone")
         return budget
 
-    def _find(self, kind: type[T], aggregate_id: UUID, *, to_save: bool = False) -> T | None:
-        """The aggregate, or None; `to_save`: see IndexedApplication.load."""
+    def _find(self, kind: type[T], aggregate_id: UUID, *, cached: bool = False) -> T | None:
+        """The aggregate, or None; `cached`: see IndexedApplication.load."""
         try:
-            found = self.load(aggregate_id, to_save=to_save)
+            found = self.load(aggregate_id, cached=cached)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None
 
-    def _get(self, kind: type[T], aggregate_id: str, *, to_save: bool = False) -> T:
+    def _get(self, kind: type[T], aggregate_id: str, *, cached: bool = False) -> T:
         try:
-            found = self._find(kind, UUID(aggregate_id), to_save=to_save)
+            found = self._find(kind, UUID(aggregate_id), cached=cached)
         except ValueError:
             found = None
         if found is None:

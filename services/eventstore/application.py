@@ -153,19 +153,20 @@ class IndexedApplication(Application):
         """From now on, saves of the running green thread go into `unit` and loads see it (None: the store)."""
         self._bound.unit = unit
 
-    def load(self, aggregate_id: UUID, *, to_save: bool = False) -> Any:
+    def load(self, aggregate_id: UUID, *, cached: bool = False) -> Any:
         """Get an aggregate, as the running unit of work left it if it holds one (AggregateNotFoundError if none).
 
-        `to_save`: the command will save this aggregate. On a first try (see first_try) it then gets this
-        process's cached copy as it is, without asking the store for events stored since: if another process
-        changed it meanwhile, the save is refused (its version is taken) and the retry loads it afresh. An
-        aggregate a command only reads is always brought up to date.
+        `cached`: a copy as this process last stored or loaded it is good enough, because the command saves
+        the aggregate (if another process changed it meanwhile, the save is refused, its version being taken,
+        and the retry loads it afresh) or relies only on what never changes back. On a first try (see
+        first_try) it then gets the cached copy without asking the store for events stored since. Any
+        other load is brought up to date.
         """
         unit = self.unit
         if unit is not None and aggregate_id in unit.aggregates:
             return unit.aggregates[aggregate_id]
         cache = self.repository.cache
-        if to_save and cache is not None and getattr(self._bound, "first_try", False):
+        if cached and cache is not None and getattr(self._bound, "first_try", False):
             try:
                 return copy.deepcopy(cache.get(aggregate_id))
             except KeyError:
@@ -174,7 +175,7 @@ class IndexedApplication(Application):
 
     @contextmanager
     def first_try(self, first: bool = True) -> Iterator[None]:
-        """While `first`, loads `to_save` of the running green thread may take cached copies (atomically runs
+        """While `first`, `cached` loads of the running green thread may take cached copies (atomically runs
         a command's first attempt so; a retry after a refused save does not)."""
         before = getattr(self._bound, "first_try", False)
         self._bound.first_try = first
