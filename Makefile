@@ -10,13 +10,14 @@ ROLE ?= caseworker
 FED  ?= gs
 USER ?= dev
 
-.PHONY: help venv run test test-unit lint token bench kafka-jars postgres go-modules lock clean manifests
+.PHONY: help venv run test test-unit lint token audit-key bench kafka-jars postgres go-modules lock clean manifests
 
 help:
 	@echo "make run      - the whole system on this machine (embedded transport, SQLite under ./var)"
 	@echo "make test     - every test tier, with a real Kafka broker and a real PostgreSQL"
 	@echo "make lint     - ruff and mypy"
 	@echo "make token ROLE=caseworker FED=gs.by USER=li - print a bearer token"
+	@echo "make audit-key - print the verifier key of the audit trail's checkpoints"
 	@echo "make manifests - render k8s/ from services/catalog.py"
 	@echo "make bench    - the benchmarks under bench/ (figures go in docs/benchmarks.md)"
 
@@ -34,6 +35,9 @@ run: venv
 
 token: venv
 	@$(PY) -m services.web.token --role "$(ROLE)" --fed "$(FED)" --user "$(USER)"
+
+audit-key: venv
+	@$(PY) -m services.audit.key
 
 kafka-jars:
 	@bash deploy/kafka/fetch-jars.sh >/dev/null

@@ -14,6 +14,9 @@ DEV_JWT_SECRET = "relief-development-secret-do-not-use-in-production"
 DEV_PERSON_KEY = "relief-development-person-key"
 # AES-256 key (base64) that encrypts stored events on one machine.
 DEV_CIPHER_KEY = "OjJzJoi/yAkOiEmgdsNWBqXxlWuqDpEP6Bqp8ZkUB4E="
+# Ed25519 key (C2SP signer key) that signs the audit trail's checkpoints on one machine; its origin names
+# the development log. Production sets RELIEF_AUDIT_SIGNING_KEY (`make audit-key` prints its verifier key).
+DEV_AUDIT_SIGNING_KEY = "PRIVATE+KEY+relief-dev/audit+b2ad88bb+AS2QPZxPQko5Oww5Yu+Qz+Cza9f594mGwGKpSh6MyM5l"
 MAX_BODY_BYTES = 1024 * 1024  # JSON request bodies; imports declare their own limit
 
 
@@ -39,6 +42,10 @@ def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[st
         "INSTANCE_ID": env.get(f"RELIEF_{upper}_INSTANCE") or None,
         # Who holds the outbox relay's lease: the named replica, else unique per process.
         "REPLICA_ID": env.get(f"RELIEF_{upper}_INSTANCE") or f"{service}-{socket.gethostname()}-{os.getpid()}",
+        # Audit: the checkpoint signing key, and a checkpoint at least every N entries or T seconds.
+        "AUDIT_SIGNING_KEY": env.get("RELIEF_AUDIT_SIGNING_KEY", DEV_AUDIT_SIGNING_KEY),
+        "AUDIT_CHECKPOINT_ENTRIES": int(env.get("RELIEF_AUDIT_CHECKPOINT_ENTRIES", "1000")),
+        "AUDIT_CHECKPOINT_SECONDS": float(env.get("RELIEF_AUDIT_CHECKPOINT_SECONDS", "10")),
         "MAX_BODY_BYTES": int(env.get("RELIEF_MAX_BODY_BYTES", str(MAX_BODY_BYTES))),
         "COMMIT": env.get("RELIEF_COMMIT", "unknown"),
         # Pairing: how long follow-up visits (回访) are due after an exit, and the coverage report's
@@ -50,5 +57,5 @@ def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[st
 
 
 def uses_dev_secrets(config: Mapping[str, Any]) -> bool:
-    development = (DEV_JWT_SECRET, DEV_PERSON_KEY, DEV_CIPHER_KEY)
-    return any(config[key] in development for key in ("JWT_SECRET", "PERSON_KEY", "CIPHER_KEY"))
+    development = (DEV_JWT_SECRET, DEV_PERSON_KEY, DEV_CIPHER_KEY, DEV_AUDIT_SIGNING_KEY)
+    return any(config[key] in development for key in ("JWT_SECRET", "PERSON_KEY", "CIPHER_KEY", "AUDIT_SIGNING_KEY"))

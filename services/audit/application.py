@@ -1,68 +1,196 @@
-"""The audit application (Trail): record consumed events and replay a case's history."""
+"""The audit application (Trail): a transparency log of every consumed event, and what it proves.
+
+The trail's record is the log itself (services/audit/log.py): index tables written by the sequencer in
+the same transaction as the consumed positions. Reads (histories, checkpoints, tiles, proofs) work on any
+replica; only the sequencer appends (services/audit/sequencer.py).
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Tracking
 
-from services.audit.domain import CaseHistory
+from services.audit import log
+from services.audit.entries import Secret, Source, rejected_event, reveal, seal
+from services.audit.log import CASES, CHECKPOINTS, ENTRIES, SECRETS, Append, Head, StoredTree
+from services.audit.merkle import TILE_WIDTH, encode_entry_bundle, tile_width
+from services.audit.note import Checkpoint, Signer, sign_checkpoint
 from services.contracts import Envelope
-from services.eventstore import IndexedApplication
+from services.eventstore import IndexedApplication, Put, Release
 
 
 class HistoryNotFound(Exception):
     """No history for this case is visible to the caller."""
 
 
+class NotInLog(Exception):
+    """A tile, bundle, index or size the log does not have (yet)."""
+
+
 class Trail(IndexedApplication):
-    """Every domain event of every service, per case, with each consumed position."""
+    """Every event of every service, once each, in one signed Merkle log."""
 
     name = "Audit"
+    tables = log.TABLES
 
-    def record_event(self, envelope: Envelope, tracking: Tracking | None = None) -> bool:
-        """Append the event to its case's history; False if it is a resend already there.
+    # Appending (the sequencer only).
 
-        Called from a consumer's batch, the save joins the batch's unit of work and its position.
-        """
-        history = self._history(envelope.case_id)
-        if history is None:
-            history = CaseHistory(envelope.case_id, envelope.federation)
-        added = history.append(envelope.to_dict())
-        self.record(history, tracking=tracking)
-        return added
+    def append(self, messages: Sequence[tuple[Source, bytes | None, Envelope | None, str | None]],
+               writer: str) -> Append:
+        """Build one batch: an entry per message, the valid ones sealed (personal data committed), the others
+        as SourceRejected with the reason. Nothing is stored until `store` commits it with the positions."""
+        append = Append.start(self.select, (e.case_id for _, _, e, _ in messages if e is not None), writer)
+        for source, raw, envelope, problem in messages:
+            if envelope is None:
+                append.add(None, None, source, rejected_event(raw, problem or "not a valid event"))
+            else:
+                sealed, secrets = seal(envelope.to_dict())
+                append.add(envelope.case_id, envelope.federation, source, sealed, secrets)
+        return append
 
-    def history(self, case_id: str) -> CaseHistory:
-        history = self._history(case_id)
-        if history is None:
-            raise HistoryNotFound(case_id)
-        return history
+    def store(self, append: Append, positions: dict[str, int]) -> None:
+        """Commit a batch with the consumed position of every partition it read, or nothing."""
+        self.commit([], append.ops(), [Tracking(name, offset) for name, offset in sorted(positions.items())])
 
-    def _history(self, case_id: str) -> CaseHistory | None:
-        try:
-            history: CaseHistory = self.load(CaseHistory.create_id(case_id))
-        except AggregateNotFoundError:
+    def head(self) -> Head:
+        return log.read_head(self.select)
+
+    def select(self, table: Any, **criteria: Any) -> list[dict[str, Any]]:
+        return self.select_rows(table, **criteria)
+
+    # Checkpoints.
+
+    def checkpoint_if_due(self, signer: Signer, every: int, seconds: float, now: float | None = None) -> str | None:
+        """Sign and keep a checkpoint of the head if `every` entries were appended since the last one, or
+        `seconds` passed and the log grew (and always one for the empty log). The signed note, or None."""
+        now = time.time() if now is None else now
+        head, last = self.head(), self.latest_checkpoint_row()
+        if last is not None:
+            grown = head.size - int(last["size"])
+            if grown <= 0 or (grown < every and now - float(last["made_at"]) < seconds):
+                return None
+        note = sign_checkpoint(Checkpoint(signer.name, head.size, head.root), signer)
+        self.commit([], [Put(CHECKPOINTS, {"size": log.idx_key(head.size), "root": head.root.hex(), "note": note,
+                                           "made_at": repr(now)}),
+                         Put(log.HEAD, {"name": log.CHECKPOINT, "size": str(head.size), "root": head.root.hex()})], [])
+        return note
+
+    def latest_checkpoint_row(self) -> dict[str, Any] | None:
+        latest = self.select_rows(log.HEAD, keys=[log.CHECKPOINT])
+        if not latest:
             return None
-        return history
+        rows = self.select_rows(CHECKPOINTS, keys=[log.idx_key(int(latest[0]["size"]))])
+        return rows[0] if rows else None
+
+    def latest_checkpoint(self) -> tuple[int, str]:
+        row = self.latest_checkpoint_row()
+        if row is None:
+            raise NotInLog("no checkpoint is signed yet")
+        return int(row["size"]), row["note"]
+
+    def checkpoints(self, since: int, limit: int = 1000) -> list[dict[str, Any]]:
+        after = log.idx_key(since - 1) if since > 0 else None
+        return [{"size": int(r["size"]), "root": r["root"], "note": r["note"], "made_at": float(r["made_at"])}
+                for r in self.select_rows(CHECKPOINTS, after=after, limit=limit)]
+
+    # Tiles and proofs.
+
+    def _size_signed(self) -> int:
+        return self.latest_checkpoint()[0]
+
+    def tile(self, level: int, index: int, width: int | None) -> bytes:
+        """A hash tile, full or of the partial width asked (which must exist at a signed size or now)."""
+        size = self.head().size
+        available = tile_width(level, index, size)
+        wanted = TILE_WIDTH if width is None else width
+        if available == 0 or wanted > available:
+            raise NotInLog(f"tile {level}/{index} of width {wanted} is not in the log")
+        data = log.tile_bytes(self.select, level, index, wanted)
+        if data is None:
+            raise NotInLog(f"tile {level}/{index} is not stored")
+        return data
+
+    def entry_bundle(self, index: int, width: int | None) -> bytes:
+        size = self.head().size
+        available = tile_width(0, index, size)
+        wanted = TILE_WIDTH if width is None else width
+        if available == 0 or wanted > available:
+            raise NotInLog(f"entry bundle {index} of width {wanted} is not in the log")
+        rows = log.entry_rows(self.select, index * TILE_WIDTH, wanted)
+        if len(rows) != wanted:
+            raise NotInLog(f"entry bundle {index} is not stored")
+        return encode_entry_bundle(r["entry"].encode() for r in rows)
+
+    def inclusion(self, index: int, size: int) -> dict[str, Any]:
+        self._within(size)
+        if not 0 <= index < size:
+            raise NotInLog(f"index {index} is not below size {size}")
+        tree = StoredTree(self.select).tree(size)
+        leaf = self.select_rows(ENTRIES, keys=[log.idx_key(index)])[0]["leaf"]
+        return {"index": index, "size": size, "leaf_hash": leaf,
+                "hashes": [h.hex() for h in tree.inclusion_proof(index, size)], "root": tree.root_at(size).hex()}
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        self._within(second)
+        if not 0 < first <= second:
+            raise NotInLog(f"consistency needs 0 < from <= to, got {first} and {second}")
+        tree = StoredTree(self.select).tree(second)
+        return {"from": first, "to": second, "hashes": [h.hex() for h in tree.consistency_proof(first, second)],
+                "from_root": tree.root_at(first).hex(), "to_root": tree.root_at(second).hex()}
+
+    def _within(self, size: int) -> None:
+        if size > self.head().size or size < 0:
+            raise NotInLog(f"the log has no size {size}")
+
+    # Cases.
+
+    def history(self, case_id: str) -> dict[str, Any]:
+        """A case's entries in order, each revealed (or "erased") and proved against the latest checkpoint."""
+        heads = self.select_rows(CASES, keys=[case_id])
+        if not heads:
+            raise HistoryNotFound(case_id)
+        rows = self.select_rows(ENTRIES, equal={"case_id": case_id})
+        latest = self.latest_checkpoint_row()
+        signed, note = (0, None) if latest is None else (int(latest["size"]), latest["note"])
+        tree = StoredTree(self.select).tree(signed)
+        secrets = self._secrets(case_id)
+        events = []
+        for row in rows:
+            entry = json.loads(row["entry"])
+            event, erased = reveal(entry["event"], secrets)
+            index = int(row["idx"])
+            proof = [h.hex() for h in tree.inclusion_proof(index, signed)] if index < signed else None
+            events.append({"index": index, "case_seq": entry["case_seq"], "leaf_hash": row["leaf"],
+                           "prev_case_hash": entry["prev_case_hash"], "source": entry["source"],
+                           "erased": erased, "inclusion": proof, **_shown(event)})
+        return {"case_id": case_id, "federation": heads[0]["federation"], "checkpoint": note, "size": signed,
+                "events": events}
+
+    def case_federation(self, case_id: str) -> str:
+        heads = self.select_rows(CASES, keys=[case_id])
+        if not heads:
+            raise HistoryNotFound(case_id)
+        return str(heads[0]["federation"])
+
+    def _secrets(self, case_id: str) -> dict[str, Secret]:
+        return {r["commitment"]: Secret(r["commitment"], r["salt"], r["value"], r["case_id"], r["subject"])
+                for r in self.select_rows(SECRETS, equal={"case_id": case_id})}
+
+    def erase(self, case_id: str, subject: str | None) -> int:
+        """Erase the personal data of one person of a case (their id digest), or of the whole case: the values
+        beside the log go; the log keeps its commitments and still verifies. How many values were erased."""
+        equal = {"case_id": case_id} if subject is None else {"case_id": case_id, "subject": subject}
+        rows = self.select_rows(SECRETS, equal=equal)
+        if rows:
+            self.commit([], [Release(SECRETS, r["commitment"]) for r in rows], [])
+        return len(rows)
 
 
-def history_view(history: CaseHistory) -> dict[str, Any]:
-    return {
-        "case_id": history.case_id,
-        "federation": history.federation,
-        "events": [
-            {
-                "seq": seq,
-                "event_id": entry["event_id"],
-                "type": entry["type"],
-                "version": entry["version"],
-                "service": entry["service"],
-                "federation": entry["federation"],
-                "occurred_at": entry["occurred_at"],
-                "recorded_at": entry["recorded_at"],
-                "payload": entry["payload"],
-            }
-            for seq, entry in enumerate(history.entries, start=1)
-        ],
-    }
+def _shown(event: dict[str, Any]) -> dict[str, Any]:
+    keys = ("event_id", "type", "version", "service", "federation", "occurred_at", "recorded_at", "payload")
+    return {k: event.get(k) for k in keys}
+

@@ -1,12 +1,32 @@
-"""The audit API's response schemas."""
+"""The audit API's request and response schemas."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
+
+from services.web.fields import Matching, StrictInteger, Text
+
+MAX_INDEX = 2**48  # far beyond any province's trail; keeps sizes and indexes integers a client can hold
+
+DIGEST = r"[0-9a-f]{64}"
+
+
+class Source(Schema):
+    topic = fields.String(required=True)
+    partition = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
 
 
 class HistoryEntry(Schema):
-    seq = fields.Integer(required=True)
+    index = fields.Integer(required=True, metadata={"description": "the entry's index in the log"})
+    case_seq = fields.Integer(required=True, metadata={"description": "the entry's place in its case's chain"})
+    leaf_hash = fields.String(required=True, metadata={"description": "SHA-256(0x00 ‖ entry), hex"})
+    prev_case_hash = fields.String(allow_none=True, required=True,
+                                   metadata={"description": "leaf hash of the case's previous entry"})
+    source = fields.Nested(Source, required=True)
+    inclusion = fields.List(fields.String(), allow_none=True, required=True, metadata={
+        "description": "audit path (hex, leaf to root) against the checkpoint; null for an entry after it"})
+    erased = fields.Integer(required=True, metadata={"description": "personal values shown as \"erased\""})
     event_id = fields.String(required=True)
     type = fields.String(required=True)
     version = fields.Integer(required=True)
@@ -20,4 +40,61 @@ class HistoryEntry(Schema):
 class CaseHistoryView(Schema):
     case_id = fields.String(required=True)
     federation = fields.String(required=True)
+    size = fields.Integer(required=True, metadata={"description": "the size of the checkpoint the proofs are for"})
+    checkpoint = fields.String(required=True, allow_none=True, metadata={
+        "description": "that checkpoint, a C2SP signed note (null before the first one is signed)"})
     events = fields.List(fields.Nested(HistoryEntry), required=True)
+
+
+class CheckpointsQuery(Schema):
+    from_ = StrictInteger(text=True, data_key="from", validate=validate.Range(min=0, max=MAX_INDEX))
+
+
+class CheckpointView(Schema):
+    size = fields.Integer(required=True)
+    root = fields.String(required=True, metadata={"description": "hex"})
+    note = fields.String(required=True, metadata={"description": "the signed checkpoint (C2SP signed note)"})
+    made_at = fields.Float(required=True, metadata={"description": "Unix time"})
+
+
+class CheckpointList(Schema):
+    checkpoints = fields.List(fields.Nested(CheckpointView), required=True)
+
+
+class InclusionQuery(Schema):
+    index = StrictInteger(text=True, required=True, validate=validate.Range(min=0, max=MAX_INDEX))
+    size = StrictInteger(text=True, required=True, validate=validate.Range(min=1, max=MAX_INDEX))
+
+
+class InclusionProof(Schema):
+    index = fields.Integer(required=True)
+    size = fields.Integer(required=True)
+    leaf_hash = fields.String(required=True)
+    hashes = fields.List(fields.String(), required=True, metadata={"description": "hex, leaf to root"})
+    root = fields.String(required=True)
+
+
+class ConsistencyQuery(Schema):
+    from_ = StrictInteger(text=True, required=True, data_key="from", validate=validate.Range(min=1, max=MAX_INDEX))
+    to = StrictInteger(text=True, required=True, validate=validate.Range(min=1, max=MAX_INDEX))
+
+
+class ConsistencyProof(Schema):
+    from_ = fields.Integer(required=True, data_key="from")
+    to = fields.Integer(required=True)
+    hashes = fields.List(fields.String(), required=True)
+    from_root = fields.String(required=True)
+    to_root = fields.String(required=True)
+
+
+class ErasureRequest(Schema):
+    subject = Matching(DIGEST, "must be 64 lowercase hex digits (a person's id digest)", allow_none=True,
+                       load_default=None, metadata={
+        "description": "the person's id digest; null erases every person of the case"})
+    reason = Text(500)
+
+
+class ErasureView(Schema):
+    case_id = fields.String(required=True)
+    subject = fields.String(allow_none=True, required=True)
+    erased = fields.Integer(required=True, metadata={"description": "personal values erased beside the log"})

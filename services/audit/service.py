@@ -1,43 +1,110 @@
-"""The audit HTTP service (nameko): consume every topic, serve case histories."""
+"""The audit HTTP service (nameko): the trail as a C2SP tlog-tiles log, proofs, case histories, erasure.
+
+The sequencer (services/audit/sequencer.py) appends on the replica that holds its lease; every replica
+serves these reads from the store they share.
+"""
 
 from __future__ import annotations
 
+import re
+from functools import partial
 from typing import Any
 
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
-from services.audit.application import HistoryNotFound, Trail, history_view
-from services.audit.schemas import CaseHistoryView
-from services.contracts.topics import TOPICS
-from services.runtime.batch import Batch
-from services.runtime.consumer import consume
+from services.audit.application import HistoryNotFound, NotInLog, Trail
+from services.audit.schemas import (
+    CaseHistoryView,
+    CheckpointList,
+    CheckpointsQuery,
+    ConsistencyProof,
+    ConsistencyQuery,
+    ErasureRequest,
+    ErasureView,
+    InclusionProof,
+    InclusionQuery,
+)
+from services.audit.sequencer import Sequencer
 from services.runtime.store import EventStore
 from services.runtime.waker import HubWaker
 from services.web.auth import Principal
 from services.web.entrypoint import routes
+from services.web.errors import BadRequest
 from services.web.operations import Operations
 
-route = routes({HistoryNotFound: (404, "not_found")})
+route = routes({HistoryNotFound: (404, "not_found"), NotInLog: (404, "not_found")})
 HISTORY_READERS = ("auditor", "caseworker", "approver", "admin")
+LOG_READERS = ("auditor", "admin")
+TEXT = "text/plain; charset=utf-8"
+BINARY = "application/octet-stream"
+# C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] and tile/entries/<N>[.p/<W>], N in 3-digit groups, x on all but the last.
+TILE_PATH = re.compile(r"(entries|[0-9]|[1-5][0-9]|6[0-3])/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([0-9]{1,3}))?")
+Reply = tuple[int, Any]
 
 
 class AuditService(Operations):
     name = "audit"
-    title = "Audit: every event of every case (审计)"
+    title = "Audit: a transparency log of every event (审计)"
 
     trail: Trail = EventStore(Trail)
+    sequencer = Sequencer()
     waker = HubWaker()
 
-    @consume(topics=sorted(TOPICS.values()))
-    def on_events(self, batch: Batch) -> None:
-        for delivery in batch:
-            if not self.trail.record_event(delivery.envelope):
-                batch.already_had(delivery)
+    @route("GET", "/log/checkpoint", roles=LOG_READERS,
+           responses={200: ("the newest signed checkpoint: a C2SP checkpoint in a C2SP signed note "
+                            "(text/plain; charset=utf-8)", None)},
+           summary="The log's newest signed checkpoint (C2SP tlog-checkpoint)")
+    def checkpoint(self, request: Request, principal: Principal) -> Response:
+        _, note = self.trail.latest_checkpoint()
+        return Response(note.encode(), status=200, content_type=TEXT, headers={"Cache-Control": "no-cache"})
+
+    @route("GET", "/log/tile/<path:tile>", roles=LOG_READERS,
+           responses={200: ("a hash tile (32-byte hashes) or an entry bundle (uint16 length + entry each), "
+                            "application/octet-stream", None),
+                      400: "not a tile path of C2SP tlog-tiles"},
+           summary="Hash tiles tile/<L>/<N>[.p/<W>] and entry bundles tile/entries/<N>[.p/<W>] (C2SP tlog-tiles)")
+    def tile(self, request: Request, principal: Principal, tile: str) -> Response:
+        match = TILE_PATH.fullmatch(tile)
+        if match is None:
+            raise BadRequest("not a tile path", {"tile": [
+                "not a tlog-tiles path: <L>/<N>[.p/<W>] or entries/<N>[.p/<W>], N as 3-digit groups with x on all "
+                "but the last (x001/234)"]})
+        kind, digits, width_text = match.groups()
+        width = int(width_text) if width_text is not None else None
+        if width is not None and not 1 <= width <= 255:
+            raise BadRequest("not a tile path", {"tile": ["a partial tile's width is 1 to 255"]})
+        index = int(digits.replace("x", "").replace("/", ""))
+        read = self.trail.entry_bundle if kind == "entries" else partial(self.trail.tile, int(kind))
+        data = read(index, width)
+        cache = "no-cache" if width is not None else "public, max-age=31536000, immutable"
+        return Response(data, status=200, content_type=BINARY, headers={"Cache-Control": cache})
+
+    @route("GET", "/log/checkpoints", roles=LOG_READERS, query=CheckpointsQuery, response=CheckpointList,
+           summary="Every signed checkpoint from a size on (kept forever), oldest first, 1,000 at a time")
+    def checkpoints(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
+        return 200, {"checkpoints": self.trail.checkpoints(query.get("from_", 0))}
+
+    @route("GET", "/proofs/inclusion", roles=LOG_READERS, query=InclusionQuery, response=InclusionProof,
+           summary="Inclusion proof of the entry at an index in the tree of a size (RFC 9162)")
+    def inclusion(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
+        return 200, self.trail.inclusion(query["index"], query["size"])
+
+    @route("GET", "/proofs/consistency", roles=LOG_READERS, query=ConsistencyQuery, response=ConsistencyProof,
+           summary="Consistency proof between two sizes of the log (RFC 9162)")
+    def consistency(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
+        return 200, self.trail.consistency(query["from_"], query["to"])
 
     @route("GET", "/cases/<case_id>/history", roles=HISTORY_READERS, response=CaseHistoryView,
-           summary="A case's full history across all services, in order")
-    def case_history(self, request: Request, principal: Principal, case_id: str) -> tuple[int, Any]:
-        history = self.trail.history(case_id)
-        if not principal.covers(history.federation):
+           summary="A case's entries in the trail, in order, each with its inclusion proof")
+    def case_history(self, request: Request, principal: Principal, case_id: str) -> Reply:
+        if not principal.covers(self.trail.case_federation(case_id)):
             raise HistoryNotFound(case_id)
-        return 200, history_view(history)
+        return 200, self.trail.history(case_id)
+
+    @route("POST", "/cases/<case_id>/erasure", roles=("admin",), body=ErasureRequest, response=ErasureView,
+           summary="Erase a person's personal data beside the log (PIPL); the log and its proofs stay valid")
+    def erase(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
+        if not principal.covers(self.trail.case_federation(case_id)):
+            raise HistoryNotFound(case_id)
+        erased = self.trail.erase(case_id, body["subject"])
+        return 200, {"case_id": case_id, "subject": body["subject"], "erased": erased}

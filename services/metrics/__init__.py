@@ -60,3 +60,18 @@ BUILD_INFO = Gauge(
     "relief_build_info", "1 for the build a service runs: its version and source commit",
     ["service", "version", "commit"],
 )
+
+# The audit trail (services/audit).
+TRAIL_SIZE = Gauge("relief_trail_size", "Entries in the audit trail's log")
+TRAIL_APPENDED = Counter("relief_trail_entries_total", "Entries appended to the audit trail, per source topic",
+                         ["topic"])
+TRAIL_REJECTED = Counter("relief_trail_rejected_sources_total",
+                         "Source messages that were not valid events, kept in the trail as SourceRejected", ["topic"])
+TRAIL_APPEND_SECONDS = Histogram(
+    "relief_trail_append_seconds", "Time to append one batch of entries (build, hash, commit)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+TRAIL_STALLED = Gauge("relief_trail_stalled", "1 while the trail's sequencer is stopped at a batch it cannot append")
+TRAIL_SEQUENCER = Gauge("relief_trail_sequencer", "1 on the audit replica that holds the sequencer's lease")
+TRAIL_CHECKPOINT_TIME = Gauge("relief_trail_checkpoint_timestamp_seconds",
+                              "When the newest signed checkpoint was made (its age: time() minus this)")

@@ -12,7 +12,7 @@ import requests
 from nameko.containers import ServiceContainer
 from prometheus_client import REGISTRY
 
-from services.audit.application import Trail
+from tests.recording import Recorder as Trail
 from services.contracts import DEAD_LETTER_TOPIC, Envelope, EventRefused, encode
 from services.runtime.batch import Batch
 from services.runtime.consumer import consume

@@ -1,47 +1,160 @@
-"""The audit application's exactly-once contract, on memory, SQLite and PostgreSQL."""
+"""The trail's log on memory, SQLite and PostgreSQL: entries, the Merkle tree, case chains, checkpoints,
+a second writer refused, and erasure that leaves the log verifying."""
 
+from __future__ import annotations
+
+import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from eventsourcing.persistence import IntegrityError, Tracking
 
-from services.audit.application import HistoryNotFound
+from services.audit.application import HistoryNotFound, Trail
+from services.audit.entries import EntryTooLarge, Source
+from services.audit.log import ENTRIES, NODES, SECRETS, Append
+from services.audit.merkle import decode_entry_bundle, leaf_hash, root, verify_consistency, verify_inclusion
+from services.audit.note import Signer, generate_key, open_checkpoint
 from services.contracts import Envelope
+from services.eventstore import ClaimConflict
+
+SIGNER = Signer.parse(generate_key("test.relief/audit")[0])
+WORKER, SPOUSE = "王芳", "张秀兰"
+SPOUSE_DIGEST = "b" * 64
 
 
-def envelope(case_id, event_type="CaseFiled", event_id=None):
+def opened(case_id: str) -> Envelope:
     now = datetime.now(UTC)
-    return Envelope(event_id or str(uuid.uuid4()), event_type, 1, now, now, "gs.by", case_id, "intake",
-                    {"filed_on": "2026-03-13"})
+    return Envelope(str(uuid.uuid4()), "CaseOpened", 1, now, now, "gs.by", case_id, "intake", {
+        "worker": {"name": WORKER, "id_number_masked": "6204**********0012", "id_digest": "a" * 64,
+                   "phone_masked": "139****5678", "employer": "白银公司", "migrant": False},
+        "household": {"members": [{"name": SPOUSE, "relation": "spouse", "age": 40, "health": "chronic",
+                                   "schooling": "none", "id_number_masked": "6204**********1234",
+                                   "id_digest": SPOUSE_DIGEST}],
+                      "monthly_income": "1200.00", "subsistence_line": "800.00", "per_capita_income": "600.00"},
+        "category": "subsistence", "causes": ["illness"], "opened_by": "li", "imported": None})
 
 
-def test_events_of_a_case_are_kept_in_arrival_order_with_their_position(trail):
-    case_id = str(uuid.uuid4())
-    for offset in range(3):
-        assert trail.record_event(envelope(case_id), Tracking("t:0", offset))
-    assert len(trail.history(case_id).entries) == 3
-    assert trail.position("t:0") == 2
+def filed(case_id: str) -> Envelope:
+    now = datetime.now(UTC)
+    return Envelope(str(uuid.uuid4()), "CaseFiled", 1, now, now, "gs.by", case_id, "intake", {"filed_on": "2026-03-13"})
 
 
-def test_a_redelivered_message_changes_nothing(trail):
-    case_id = str(uuid.uuid4())
-    first = envelope(case_id)
-    trail.record_event(first, Tracking("t:0", 7))
-    with pytest.raises(IntegrityError):
-        trail.record_event(first, Tracking("t:0", 7))
-    assert len(trail.history(case_id).entries) == 1
+def append(trail: Trail, items: list[tuple[Envelope | None, bytes | None]], topic: str = "relief.intake.case-events",
+           first_offset: int = 0) -> Append:
+    batch = trail.append([(Source(topic, 0, first_offset + n), raw, e, None if e else "not JSON")
+                          for n, (e, raw) in enumerate(items)], "writer-1")
+    trail.store(batch, {f"{topic}:0": first_offset + len(items) - 1})
+    return batch
 
 
-def test_a_resent_event_at_a_new_offset_is_recognised_and_skipped(trail):
-    case_id = str(uuid.uuid4())
-    first = envelope(case_id)
-    assert trail.record_event(first, Tracking("t:0", 1))
-    assert trail.record_event(first, Tracking("t:0", 2)) is False
-    assert len(trail.history(case_id).entries) == 1
-    assert trail.position("t:0") == 2
+def stored_entries(trail: Trail) -> list[bytes]:
+    return [r["entry"].encode() for r in trail.select_rows(ENTRIES)]
 
 
-def test_an_unknown_case_has_no_history(trail):
+def test_each_message_is_one_canonical_entry_in_one_merkle_tree_with_a_chain_per_case(trail):
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    append(trail, [(opened(a), None), (opened(b), None), (None, b"\xffnot json"), (filed(a), None)])
+
+    entries = stored_entries(trail)
+    assert trail.head().size == 4 and trail.position("relief.intake.case-events:0") == 3
+    assert trail.head().root == root([leaf_hash(e) for e in entries])
+    parsed = [json.loads(e) for e in entries]
+    assert [p["index"] for p in parsed] == [0, 1, 2, 3]
+    assert all(e == json.dumps(p, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+               for e, p in zip(entries, parsed, strict=True))  # canonical: sorted keys, no spaces
+    assert parsed[2]["event"]["type"] == "SourceRejected" and parsed[2]["case_id"] is None
+    assert parsed[2]["source"] == {"topic": "relief.intake.case-events", "partition": 0, "offset": 2}
+    assert (parsed[0]["case_seq"], parsed[0]["prev_case_hash"]) == (1, None)
+    assert (parsed[3]["case_seq"], parsed[3]["prev_case_hash"]) == (2, leaf_hash(entries[0]).hex())
+    assert not any(WORKER in e.decode() or SPOUSE in e.decode() or "白银公司" in e.decode() for e in entries)
+    assert parsed[0]["event"]["payload"]["worker"]["name"].keys() == {"commitment"}
+
+
+def test_history_shows_the_committed_values_with_proofs_against_the_signed_checkpoint(trail):
+    a = str(uuid.uuid4())
+    append(trail, [(opened(a), None), (filed(a), None), (opened(str(uuid.uuid4())), None)])
+    note = trail.checkpoint_if_due(SIGNER, 1000, 10)
+    assert note is not None
+    checkpoint = open_checkpoint(note, SIGNER.verifier)
+    assert (checkpoint.size, checkpoint.root) == (3, trail.head().root)
+
+    history = trail.history(a)
+    assert [e["type"] for e in history["events"]] == ["CaseOpened", "CaseFiled"]
+    first = history["events"][0]
+    assert first["payload"]["worker"]["name"] == WORKER
+    assert first["payload"]["household"]["members"][0]["name"] == SPOUSE and first["erased"] == 0
+    for e in history["events"]:
+        proof = [bytes.fromhex(h) for h in e["inclusion"]]
+        assert verify_inclusion(bytes.fromhex(e["leaf_hash"]), e["index"], 3, proof, checkpoint.root)
     with pytest.raises(HistoryNotFound):
         trail.history(str(uuid.uuid4()))
+
+
+def test_erasing_a_person_leaves_the_log_and_its_proofs_unchanged_and_the_name_nowhere(trail):
+    a = str(uuid.uuid4())
+    append(trail, [(opened(a), None), (filed(a), None)])
+    before, entries = trail.head(), stored_entries(trail)
+    assert trail.erase(a, SPOUSE_DIGEST) == 5  # the spouse's name, relation, health, schooling, masked id
+    assert trail.head() == before and stored_entries(trail) == entries
+    assert trail.head().root == root([leaf_hash(e) for e in stored_entries(trail)])
+    payload = trail.history(a)["events"][0]["payload"]
+    assert payload["household"]["members"][0]["name"] == "erased"
+    assert payload["worker"]["name"] == WORKER  # the worker's own data stays until they are erased
+    kept = json.dumps(trail.select_rows(SECRETS) + trail.select_rows(ENTRIES), ensure_ascii=False)
+    assert SPOUSE not in kept and WORKER in kept
+    trail.erase(a, None)
+    kept = json.dumps(trail.select_rows(SECRETS) + trail.select_rows(ENTRIES), ensure_ascii=False)
+    assert WORKER not in kept and trail.history(a)["events"][0]["payload"]["worker"]["name"] == "erased"
+
+
+def test_the_tree_grows_batch_by_batch_to_the_root_of_every_entry_and_proves_consistency(trail):
+    sizes, roots = [], []
+    offset = 0
+    for count in (1, 2, 5, 8, 17, 300):
+        append(trail, [(filed(str(uuid.uuid4())), None) for _ in range(count)], first_offset=offset)
+        offset += count
+        sizes.append(trail.head().size)
+        roots.append(trail.head().root)
+    entries = stored_entries(trail)
+    leaves = [leaf_hash(e) for e in entries]
+    assert sizes[-1] == len(entries) == 333
+    assert roots == [root(leaves[:n]) for n in sizes]
+    for old, old_root in zip(sizes, roots, strict=True):
+        proof = trail.consistency(old, 333)
+        assert verify_consistency(old, 333, old_root, roots[-1], [bytes.fromhex(h) for h in proof["hashes"]])
+    tile = trail.tile(0, 0, None)
+    assert tile == b"".join(leaves[:256])
+    assert trail.tile(0, 1, 77) == b"".join(leaves[256:333])
+    assert decode_entry_bundle(trail.entry_bundle(1, 77)) == entries[256:333]
+    assert trail.tile(1, 0, 1) == root(leaves[:256])
+    nodes = len(trail.select_rows(NODES))
+    assert nodes < 2 * 333  # every complete subtree once: O(1) nodes per entry, no recompute
+
+
+def test_a_writer_that_lost_the_race_for_an_index_fails_and_writes_nothing(trail):
+    early = trail.append([(Source("t", 0, 0), None, filed(str(uuid.uuid4())), None)], "old-writer")
+    append(trail, [(filed(str(uuid.uuid4())), None)], topic="t")  # the new writer took index 0
+    head = trail.head()
+    with pytest.raises(ClaimConflict):
+        trail.store(early, {"u:0": 0})  # another partition: only the claim on index 0 stops it
+    assert trail.head() == head and len(stored_entries(trail)) == 1
+
+
+def test_an_entry_over_65535_bytes_is_refused_whole(trail):
+    big = filed(str(uuid.uuid4()))
+    big.payload["filed_on"] = "x" * 70_000
+    with pytest.raises(EntryTooLarge):
+        trail.append([(Source("t", 0, 0), None, big, None)], "writer-1")
+    assert trail.head().size == 0
+
+
+def test_checkpoints_come_every_n_entries_or_t_seconds_and_are_kept(trail):
+    assert open_checkpoint(trail.checkpoint_if_due(SIGNER, 3, 10, now=100.0), SIGNER.verifier).size == 0
+    append(trail, [(filed(str(uuid.uuid4())), None)])
+    assert trail.checkpoint_if_due(SIGNER, 3, 10, now=101.0) is None  # one entry, one second
+    assert trail.checkpoint_if_due(SIGNER, 3, 10, now=111.0) is not None  # ten seconds
+    append(trail, [(filed(str(uuid.uuid4())), None) for _ in range(3)], first_offset=1)
+    assert trail.checkpoint_if_due(SIGNER, 3, 10, now=112.0) is not None  # three entries
+    assert [c["size"] for c in trail.checkpoints(0)] == [0, 1, 4]
+    assert [c["size"] for c in trail.checkpoints(1)] == [1, 4]
+    assert trail.latest_checkpoint()[0] == 4

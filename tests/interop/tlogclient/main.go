@@ -106,13 +106,21 @@ func openCheckpoint(msg []byte, v note.Verifier) (checkpoint, error) {
 // client reads one log over HTTP and keeps what it read for the rest of the run.
 type client struct {
 	base    string
+	token   string // a bearer token, for a log that asks for one
 	http    *http.Client
 	tiles   map[tlog.Tile][]byte // hash tiles as served, not yet trusted
 	bundles map[tlog.Tile][][]byte
 }
 
 func (c *client) get(path string) ([]byte, error) {
-	resp, err := c.http.Get(c.base + "/" + path)
+	req, err := http.NewRequest(http.MethodGet, c.base+"/"+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %v", path, err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %v", path, err)
 	}
@@ -376,6 +384,7 @@ func main() {
 	checkEntries := flag.Bool("check-entries", false, "read every entry bundle and check each entry against the hash tiles")
 	inclusion := flag.String("inclusion", "", "comma-separated entry indexes whose inclusion to prove")
 	timeout := flag.Duration("timeout", 30*time.Second, "timeout of each HTTP request")
+	token := flag.String("token", os.Getenv("TLOG_TOKEN"), "bearer token sent with every request (default $TLOG_TOKEN)")
 	flag.Parse()
 	if *url == "" || *key == "" || flag.NArg() != 0 {
 		usage("-url and -key are required")
@@ -397,6 +406,7 @@ func main() {
 
 	c := &client{
 		base:    strings.TrimSuffix(*url, "/"),
+		token:   *token,
 		http:    &http.Client{Timeout: *timeout},
 		tiles:   map[tlog.Tile][]byte{},
 		bundles: map[tlog.Tile][][]byte{},

@@ -1,0 +1,215 @@
+"""The trail's sequencer: the one writer that appends every consumed message to the log.
+
+Every audit replica serves reads; exactly one appends: the one holding the sequencer's lease in the
+store they share. It reads every partition of every source topic from just after the positions
+recorded with the log, and commits each poll as one batch: the entries, their tree nodes, the case
+chains and the positions, in one transaction, with a claim on the batch's first index so that a writer
+that lost its lease without knowing it fails instead of writing over the new one. A message that is not
+a valid event goes to the dead-letter topic (with the reason) and into the trail as `SourceRejected`.
+Anything else that fails (an entry over 65,535 bytes, a store that does not answer) stops the sequencer
+at that poll, visibly (`relief_trail_stalled`, /ready, the log) and retried with backoff: the log has
+one order, so nothing after a failed message is appended before it.
+
+A standby asks for the lease every STANDBY_POLL_SECONDS and gets it LEASE_SECONDS after the last renewal
+of a sequencer that died: with Kafka's session timeout of 10 s, it reads within 15 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import eventlet
+from nameko.extensions import Extension
+
+from services.audit.application import Trail
+from services.audit.entries import Source
+from services.audit.note import Signer
+from services.contracts import DEAD_LETTER_TOPIC, Envelope, InvalidEvent, decode
+from services.contracts.topics import TOPICS
+from services.metrics import (
+    DEAD_LETTERED,
+    TRAIL_APPEND_SECONDS,
+    TRAIL_APPENDED,
+    TRAIL_CHECKPOINT_TIME,
+    TRAIL_REJECTED,
+    TRAIL_SEQUENCER,
+    TRAIL_SIZE,
+    TRAIL_STALLED,
+)
+from services.runtime.store import EventStore
+from services.transport import Message, Publisher, Subscription, transport_for
+
+log = logging.getLogger(__name__)
+
+LEASE = "audit:sequencer"
+LEASE_SECONDS = 4.0
+RENEW_SECONDS = 1.0
+STANDBY_POLL_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 10.0
+GROUP = "audit"
+
+
+class Sequencer(Extension):
+    """Append under the lease; sign checkpoints every N entries or T seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.topics = sorted(TOPICS.values())
+        self.stopping = False
+        self.leader = False
+        self.problem: str | None = None
+        self._renewed = 0.0
+        self._done = eventlet.event.Event()
+
+    def setup(self) -> None:
+        config = self.container.config
+        self.replica = str(config.get("REPLICA_ID") or f"audit-{id(self)}")
+        self.signer = Signer.parse(str(config["AUDIT_SIGNING_KEY"]))
+        self.every = int(config.get("AUDIT_CHECKPOINT_ENTRIES", 1000))
+        self.seconds = float(config.get("AUDIT_CHECKPOINT_SECONDS", 10))
+
+    def start(self) -> None:
+        self.container.spawn_managed_thread(self._run)
+
+    def stop(self) -> None:
+        self.stopping = True
+        self._done.wait()
+        if self.leader:
+            try:
+                self._trail().release_lease(LEASE, self.replica)
+            except Exception as exc:
+                log.warning("could not release the sequencer's lease: %s", exc)
+
+    def kill(self) -> None:
+        self.stopping = True
+
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        if self.problem is not None:
+            return {"sequencer": {"ok": False, "detail": self.problem[:300]}}
+        role = "active (appends)" if self.leader else "standby (another replica appends)"
+        return {"sequencer": {"ok": True, "detail": role}}
+
+    def _trail(self) -> Trail:
+        stores = [d for d in self.container.dependencies if isinstance(d, EventStore)]
+        assert len(stores) == 1 and isinstance(stores[0].app, Trail)
+        return stores[0].app
+
+    def _run(self) -> None:
+        try:
+            trail = self._trail()
+            transport = transport_for(self.container.config["TRANSPORT_URL"])
+            while not self.stopping:
+                if not self._hold(trail):
+                    eventlet.sleep(STANDBY_POLL_SECONDS)
+                    continue
+                self._lead(trail, transport)
+        finally:
+            self._done.send(None)
+
+    def _hold(self, trail: Trail) -> bool:
+        now = time.monotonic()
+        if self.leader and now - self._renewed < RENEW_SECONDS:
+            return True
+        try:
+            held = trail.acquire_lease(LEASE, self.replica, LEASE_SECONDS)
+        except Exception as exc:
+            self.problem = f"store: cannot hold the sequencer's lease: {type(exc).__name__}: {exc}"
+            held = False
+        if held:
+            self._renewed = now
+        if held != self.leader:
+            log.warning("the trail's sequencer on %s is now %s", self.replica, "active" if held else "standby")
+        self.leader = held
+        TRAIL_SEQUENCER.set(1 if held else 0)
+        return held
+
+    def _lead(self, trail: Trail, transport: Any) -> None:
+        """Append while holding the lease; on losing it, close the subscription and stand by."""
+        subscription: Subscription | None = None
+        dead_letters: Publisher | None = None
+        backoff = 0.5
+        try:
+            transport.ensure_topics([*self.topics, DEAD_LETTER_TOPIC])
+            subscription = transport.subscribe(GROUP, self.topics, lambda t, p: trail.position(f"{t}:{p}"))
+            dead_letters = transport.publisher()
+            self._checkpoint(trail)
+            while not self.stopping and self._hold(trail):
+                messages = list(subscription.poll(0.5))
+                try:
+                    if messages:
+                        self._append(trail, messages, dead_letters)
+                    self._checkpoint(trail)
+                except Exception as exc:
+                    self._stalled(exc, messages, backoff)
+                    subscription.close()  # read again from the recorded positions
+                    subscription = None
+                    eventlet.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    subscription = transport.subscribe(GROUP, self.topics, lambda t, p: trail.position(f"{t}:{p}"))
+                    continue
+                if self.problem is not None:
+                    log.warning("the trail's sequencer appends again")
+                self.problem = None
+                TRAIL_STALLED.set(0)
+                backoff = 0.5
+        except Exception as exc:
+            self._stalled(exc, [], backoff)
+            eventlet.sleep(backoff)
+        finally:
+            if subscription is not None:
+                subscription.close()
+            if dead_letters is not None:
+                dead_letters.close()
+
+    def _append(self, trail: Trail, messages: list[Message], dead_letters: Publisher) -> None:
+        started = time.perf_counter()
+        recorded = {name: trail.position(name) for name in {m.position_name for m in messages}}
+        fresh = [m for m in messages if m.offset > _or_before_first(recorded[m.position_name])]
+        if not fresh:
+            return
+        items: list[tuple[Source, bytes | None, Envelope | None, str | None]] = []
+        parked: list[tuple[Message, str]] = []
+        for m in fresh:
+            source = Source(m.topic, m.partition, m.offset)
+            try:
+                items.append((source, m.value, decode(m.value), None))
+            except InvalidEvent as exc:
+                items.append((source, m.value, None, exc.reason))
+                parked.append((m, exc.reason))
+        append = trail.append(items, self.replica)
+        for m, reason in parked:  # parked before the positions are kept, as every consumer does
+            dead_letters.publish(DEAD_LETTER_TOPIC, m.key or "", m.value or b"", {
+                "reason": reason[:1000], "stage": "decode", "consumer": "audit", "source-topic": m.topic,
+                "source-partition": str(m.partition), "source-offset": str(m.offset)})
+        if parked:
+            dead_letters.flush()
+        positions: dict[str, int] = {}
+        for m in fresh:
+            positions[m.position_name] = max(m.offset, positions.get(m.position_name, -1))
+        trail.store(append, positions)
+        for m, reason in parked:
+            DEAD_LETTERED.labels("audit", m.topic, "decode").inc()
+            TRAIL_REJECTED.labels(m.topic).inc()
+            log.error("dead-lettered %s@%s (kept in the trail as SourceRejected): %s", m.position_name, m.offset,
+                      reason)
+        for m in fresh:
+            TRAIL_APPENDED.labels(m.topic).inc()
+        TRAIL_SIZE.set(append.size)
+        TRAIL_APPEND_SECONDS.observe(time.perf_counter() - started)
+
+    def _checkpoint(self, trail: Trail) -> None:
+        if trail.checkpoint_if_due(self.signer, self.every, self.seconds) is not None:
+            TRAIL_SIZE.set(trail.head().size)
+            TRAIL_CHECKPOINT_TIME.set(time.time())
+
+    def _stalled(self, exc: Exception, messages: list[Message], backoff: float) -> None:
+        where = f" at {messages[0].position_name}@{messages[0].offset}" if messages else ""
+        self.problem = f"stalled{where}: {type(exc).__name__}: {exc}"
+        TRAIL_STALLED.set(1)
+        log.error("the trail's sequencer %s; retrying in %.1fs", self.problem, backoff)
+
+
+def _or_before_first(offset: int | None) -> int:
+    return -1 if offset is None else offset
