@@ -31,3 +31,24 @@ def kafka():
 
     with KafkaBroker() as broker:
         yield broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def tlogclient(tmp_path_factory):
+    """The Go client of tests/interop/tlogclient (golang.org/x/mod/sumdb), built from go.mod and go.sum as
+    committed (no module changes allowed); the path of the binary."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail("the Go toolchain is not on PATH: install Go 1.26 or later to run the interoperability test")
+    source = Path(__file__).resolve().parent / "interop" / "tlogclient"
+    binary = tmp_path_factory.mktemp("tlogclient") / "tlogclient"
+    env = {**os.environ, "GOFLAGS": "-mod=readonly -buildvcs=false", "GOTOOLCHAIN": "local"}
+    built = subprocess.run([go, "build", "-o", str(binary), "."], cwd=source, env=env, capture_output=True,
+                           text=True, timeout=600)
+    if built.returncode != 0:
+        pytest.fail(f"go build of {source} failed:\n{built.stdout}{built.stderr}")
+    return binary

@@ -7,12 +7,15 @@ replica; only the sequencer appends (services/audit/sequencer.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from services.audit import log
 from services.audit.entries import Secret, Source, rejected_event, reveal, seal
@@ -182,13 +185,27 @@ class Trail(IndexedApplication):
 
     def erase(self, case_id: str, subject: str | None) -> int:
         """Erase the personal data of one person of a case (their id digest), or of the whole case: the values
-        beside the log go; the log keeps its commitments and still verifies. How many values were erased."""
+        beside the log go; the log keeps its commitments and still verifies. How many values were erased.
+
+        On SQLite the rows are deleted with `secure_delete` (their bytes overwritten) and the write-ahead log
+        is checkpointed and truncated, so the values leave the file; on PostgreSQL they leave the table at
+        once and the disk when VACUUM reuses the space."""
         equal = {"case_id": case_id} if subject is None else {"case_id": case_id, "subject": subject}
         rows = self.select_rows(SECRETS, equal=equal)
-        if rows:
+        if not rows:
+            return 0
+        datastore = getattr(self.recorder, "datastore", None)
+        if isinstance(self.recorder, SQLiteProcessRecorder) and datastore is not None:
+            with datastore.transaction(commit=True) as cursor:
+                cursor.execute("PRAGMA secure_delete = ON")
+                for row in rows:
+                    cursor.execute(f"DELETE FROM {SECRETS.name} WHERE commitment = ?", (row["commitment"],))
+            if not datastore.pool.is_sqlite_memory_mode:
+                with contextlib.closing(sqlite3.connect(datastore.pool.db_name)) as raw:
+                    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
             self.commit([], [Release(SECRETS, r["commitment"]) for r in rows], [])
         return len(rows)
-
 
 def _shown(event: dict[str, Any]) -> dict[str, Any]:
     keys = ("event_id", "type", "version", "service", "federation", "occurred_at", "recorded_at", "payload")

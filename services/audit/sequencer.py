@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 import eventlet
-from nameko.extensions import Extension
+from nameko.extensions import DependencyProvider
 
 from services.audit.application import Trail
 from services.audit.entries import Source
@@ -51,8 +51,9 @@ MAX_BACKOFF_SECONDS = 10.0
 GROUP = "audit"
 
 
-class Sequencer(Extension):
-    """Append under the lease; sign checkpoints every N entries or T seconds."""
+class Sequencer(DependencyProvider):
+    """Append under the lease; sign checkpoints every N entries or T seconds (a dependency so that nameko
+    runs it; a worker gets the sequencer itself)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,6 +85,9 @@ class Sequencer(Extension):
 
     def kill(self) -> None:
         self.stopping = True
+
+    def get_dependency(self, worker_ctx: Any) -> Sequencer:
+        return self
 
     def readiness(self) -> dict[str, dict[str, Any]]:
         if self.problem is not None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import random
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +23,6 @@ from services.audit.note import Checkpoint, Signer, sign_checkpoint
 from tests.harness.tlog_server import StaticLog, TlogServer
 
 ROOT = Path(__file__).resolve().parents[2]
-GO_CLIENT = ROOT / "tests" / "interop" / "tlogclient"
 ORIGIN = "relief.example/audit-interop"
 SIZE = 70_123  # 273 full level-0 tiles and a partial one; a partial level-1 and level-2 tile
 BOUNDARIES = [0, 1, 255, 256, 257, 65_535, 65_536, 65_537, SIZE - 1]
@@ -46,22 +43,6 @@ def served(log: StaticLog, path: str) -> bytes:
     found = log.read(path)
     assert found is not None, path
     return found[0]
-
-
-@pytest.fixture(scope="session")
-def tlogclient(tmp_path_factory) -> Path:
-    """The Go client, built from go.mod and go.sum as committed (no module changes allowed)."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("the Go toolchain is not on PATH: install Go 1.26 or later to run the interoperability test")
-    binary = tmp_path_factory.mktemp("tlogclient") / "tlogclient"
-    env = {**os.environ, "GOFLAGS": "-mod=readonly -buildvcs=false", "GOTOOLCHAIN": "local"}
-    built = subprocess.run(
-        [go, "build", "-o", str(binary), "."], cwd=GO_CLIENT, env=env, capture_output=True, text=True, timeout=600
-    )
-    if built.returncode != 0:
-        pytest.fail(f"go build of {GO_CLIENT} failed:\n{built.stdout}{built.stderr}")
-    return binary
 
 
 @pytest.fixture(scope="module")
