@@ -3,14 +3,15 @@
     python -m bench.intake_to_audit [--rate 300] [--seconds 25]
 
 Intake and audit run as separate processes on the Kafka transport; a client process opens cases on a
-fixed schedule. Latency per event is audit's own record of it (the timestamp of the CaseHistory.Appended
-event audit stores when it processes the message) minus the event's `occurred_at` in intake, both read
-from audit's event store after the run: exact for every event, and nothing polls audit during the run.
+fixed schedule. Latency per event is audit's own record of it (`appended_at`, the time the trail appended
+its entry) minus the event's `occurred_at` in intake, both read from audit's store after the run: exact
+for every event, and nothing polls audit during the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -24,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.intake_http import Plan, caseworker_token, load_average, percentile, run_client, unique_id_number
 from services.audit.application import Trail
-from services.audit.domain import CaseHistory
+from services.audit.log import ENTRIES
 from services.config import service_config
 from services.contracts.topics import DEAD_LETTER_TOPIC, INTAKE_TOPIC, PARTITIONS, TOPICS
 from services.eventstore import store_env
@@ -79,22 +80,20 @@ def audit_latencies(config: dict[str, Any], window: list[float]) -> tuple[dict[s
     to audit's record of it, split at `recorded_at` (when intake's outbox relay took it up to publish)."""
     trail = Trail(store_env(config["STORE_URL"], config.get("CIPHER_KEY")))
     spans: dict[str, list[float]] = {"total": [], "to relay": [], "relay to audit": []}
-    recorded, start = 0, 0
+    recorded = 0
     try:
-        while notifications := trail.recorder.select_notifications(start=start, limit=1000, inclusive_of_start=False):
-            start = notifications[-1].id
-            for notification in notifications:
-                event = trail.mapper.to_domain_event(notification)
-                if not isinstance(event, CaseHistory.Appended):  # type: ignore[attr-defined]
-                    continue
-                recorded += 1
-                envelope = event.envelope  # type: ignore[attr-defined]
-                occurred = datetime.fromisoformat(envelope["occurred_at"])
-                relayed = datetime.fromisoformat(envelope["recorded_at"])
-                if window[0] <= occurred.timestamp() <= window[1]:
-                    spans["total"].append((event.timestamp - occurred).total_seconds())
-                    spans["to relay"].append((relayed - occurred).total_seconds())
-                    spans["relay to audit"].append((event.timestamp - relayed).total_seconds())
+        for row in trail.select_rows(ENTRIES):
+            envelope = json.loads(row["entry"])["event"]
+            if envelope.get("type") == "SourceRejected":
+                continue
+            recorded += 1
+            appended = float(row["appended_at"])
+            occurred = datetime.fromisoformat(envelope["occurred_at"]).timestamp()
+            relayed = datetime.fromisoformat(envelope["recorded_at"]).timestamp()
+            if window[0] <= occurred <= window[1]:
+                spans["total"].append(appended - occurred)
+                spans["to relay"].append(relayed - occurred)
+                spans["relay to audit"].append(appended - relayed)
     finally:
         trail.close()
     return {name: sorted(values) for name, values in spans.items()}, recorded

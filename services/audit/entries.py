@@ -20,6 +20,7 @@ maps to exactly one entry.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ def reveal(event: Mapping[str, Any], secrets: Mapping[str, Secret]) -> tuple[dic
                 if hashlib.sha256(bytes.fromhex(secret.salt) + secret.value.encode()).hexdigest() != secret.commitment \
                         or secret.commitment != node["commitment"]:
                     raise ValueError(f"the kept value of commitment {node['commitment'][:16]}… does not match it")
-                return rfc8785_loads(secret.value)
+                return json.loads(secret.value)
             return {k: walk(v) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v) for v in node]
@@ -171,8 +172,3 @@ def commitments(event: Mapping[str, Any]) -> list[str]:
     walk(dict(event))
     return found
 
-
-def rfc8785_loads(text: str) -> Any:
-    import json
-
-    return json.loads(text)

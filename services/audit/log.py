@@ -12,6 +12,7 @@ nodes in memory, and writes O(log n) rows per entry: no full recompute, ever.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,8 @@ from services.audit.merkle import EMPTY_ROOT, MerkleTree, leaf_hash
 from services.eventstore import Claim, Put, Table
 from services.eventstore.index import IndexOp
 
-ENTRIES = Table("trail_entries", key="idx", columns=("source", "case_id", "case_seq", "leaf", "entry"),
+# `appended_at` (Unix time, beside the entry, not in it: a replay makes the same bytes) is for operators.
+ENTRIES = Table("trail_entries", key="idx", columns=("source", "case_id", "case_seq", "leaf", "entry", "appended_at"),
                 indexes=(("case_id",), ("source",)))
 NODES = Table("trail_nodes", key="node", columns=("hash",))
 CASES = Table("trail_cases", key="case_id", columns=("federation", "seq", "leaf"))
@@ -148,7 +150,8 @@ class Append:
                                    "leaf": leaf.hex()}
             self._touched.add(case_id)
         self._rows.append(Put(ENTRIES, {"idx": idx_key(index), "source": source.key, "case_id": case_id or "",
-                                        "case_seq": str(seq or 0), "leaf": leaf.hex(), "entry": data.decode()}))
+                                        "case_seq": str(seq or 0), "leaf": leaf.hex(), "entry": data.decode(),
+                                        "appended_at": repr(time.time())}))
         for secret in secrets:
             self._rows.append(Put(SECRETS, {"commitment": secret.commitment, "case_id": secret.case_id,
                                             "subject": secret.subject, "salt": secret.salt, "value": secret.value}))

@@ -29,7 +29,9 @@ from services.audit.note import Signer
 from services.contracts import DEAD_LETTER_TOPIC, Envelope, InvalidEvent, decode
 from services.contracts.topics import TOPICS
 from services.metrics import (
+    CONSUMER_LAG,
     DEAD_LETTERED,
+    EVENTS_CONSUMED,
     TRAIL_APPEND_SECONDS,
     TRAIL_APPENDED,
     TRAIL_CHECKPOINT_TIME,
@@ -38,6 +40,7 @@ from services.metrics import (
     TRAIL_SIZE,
     TRAIL_STALLED,
 )
+from services.runtime import failpoints
 from services.runtime.store import EventStore
 from services.transport import Message, Publisher, Subscription, transport_for
 
@@ -61,6 +64,7 @@ class Sequencer(DependencyProvider):
         self.stopping = False
         self.leader = False
         self.problem: str | None = None
+        self.reading = False  # the lease holder has subscribed and polled the topics
         self._renewed = 0.0
         self._done = eventlet.event.Event()
 
@@ -92,6 +96,8 @@ class Sequencer(DependencyProvider):
     def readiness(self) -> dict[str, dict[str, Any]]:
         if self.problem is not None:
             return {"sequencer": {"ok": False, "detail": self.problem[:300]}}
+        if self.leader and not self.reading:
+            return {"sequencer": {"ok": False, "detail": "holds the lease; not yet reading the source topics"}}
         role = "active (appends)" if self.leader else "standby (another replica appends)"
         return {"sequencer": {"ok": True, "detail": role}}
 
@@ -141,10 +147,12 @@ class Sequencer(DependencyProvider):
             self._checkpoint(trail)
             while not self.stopping and self._hold(trail):
                 messages = list(subscription.poll(0.5))
+                self.reading = True
                 try:
                     if messages:
                         self._append(trail, messages, dead_letters)
                     self._checkpoint(trail)
+                    self._report(subscription)
                 except Exception as exc:
                     self._stalled(exc, messages, backoff)
                     subscription.close()  # read again from the recorded positions
@@ -162,6 +170,7 @@ class Sequencer(DependencyProvider):
             self._stalled(exc, [], backoff)
             eventlet.sleep(backoff)
         finally:
+            self.reading = False
             if subscription is not None:
                 subscription.close()
             if dead_letters is not None:
@@ -176,6 +185,7 @@ class Sequencer(DependencyProvider):
         items: list[tuple[Source, bytes | None, Envelope | None, str | None]] = []
         parked: list[tuple[Message, str]] = []
         for m in fresh:
+            failpoints.reached("consumer.before_apply")  # the points every consumer has, for crash tests
             source = Source(m.topic, m.partition, m.offset)
             try:
                 items.append((source, m.value, decode(m.value), None))
@@ -192,7 +202,9 @@ class Sequencer(DependencyProvider):
         positions: dict[str, int] = {}
         for m in fresh:
             positions[m.position_name] = max(m.offset, positions.get(m.position_name, -1))
+        failpoints.reached("consumer.before_record")
         trail.store(append, positions)
+        failpoints.reached("consumer.after_record")
         for m, reason in parked:
             DEAD_LETTERED.labels("audit", m.topic, "decode").inc()
             TRAIL_REJECTED.labels(m.topic).inc()
@@ -200,8 +212,14 @@ class Sequencer(DependencyProvider):
                       reason)
         for m in fresh:
             TRAIL_APPENDED.labels(m.topic).inc()
+            EVENTS_CONSUMED.labels("audit", m.topic).inc()
         TRAIL_SIZE.set(append.size)
         TRAIL_APPEND_SECONDS.observe(time.perf_counter() - started)
+
+    def _report(self, subscription: Subscription) -> None:
+        """Export the lag of every partition read, as every consumer does."""
+        for (topic, partition), lag in subscription.lag().items():
+            CONSUMER_LAG.labels("audit", topic, str(partition)).set(lag)
 
     def _checkpoint(self, trail: Trail) -> None:
         if trail.checkpoint_if_due(self.signer, self.every, self.seconds) is not None:

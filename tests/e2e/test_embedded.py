@@ -74,7 +74,7 @@ def test_a_service_whose_broker_is_unreachable_stays_alive_and_says_it_is_not_re
         assert ready.status_code == 503
         checks = ready.json()["checks"]
         assert checks["transport"]["ok"] is False and "accepts connections" in checks["transport"]["detail"]
-        assert checks["consumer:on_events"]["ok"] is False
+        assert checks["sequencer"]["ok"] is False
         assert checks["store"]["ok"] is True
     finally:
         system.stop()

@@ -28,7 +28,7 @@ def test_a_case_filed_through_the_api_appears_in_order_in_the_audit_history(syst
     case_id = file_case(system)
     events = history(system, case_id, len(FILED_HISTORY))
     assert [e["type"] for e in events] == FILED_HISTORY
-    assert [e["seq"] for e in events] == [1, 2, 3, 4, 5, 6]
+    assert [e["case_seq"] for e in events] == [1, 2, 3, 4, 5, 6]
     assert all(e["service"] == "intake" for e in events)
     opened = events[0]["payload"]["worker"]
     assert "id_number" not in opened and opened["id_number_masked"].count("*") == 10
@@ -64,7 +64,7 @@ def test_a_consumer_killed_around_committing_its_batch_applies_each_effect_once(
     for case_id in case_ids:
         events = history(system, case_id, len(FILED_HISTORY))
         assert [e["type"] for e in events] == FILED_HISTORY
-        assert [e["seq"] for e in events] == list(range(1, len(FILED_HISTORY) + 1))
+        assert [e["case_seq"] for e in events] == list(range(1, len(FILED_HISTORY) + 1))
         assert len({e["event_id"] for e in events}) == len(events)
 
 

@@ -12,7 +12,6 @@ import requests
 from nameko.containers import ServiceContainer
 from prometheus_client import REGISTRY
 
-from tests.recording import Recorder as Trail
 from services.contracts import DEAD_LETTER_TOPIC, Envelope, EventRefused, encode
 from services.runtime.batch import Batch
 from services.runtime.consumer import consume
@@ -21,6 +20,7 @@ from services.transport import transport_for
 from services.transport.factory import forget
 from services.web.operations import Operations
 from tests.harness.postgres import free_port
+from tests.recording import Recorder as Trail
 
 TOPIC = "relief.test.probe"
 FAULTS: dict[str, str] = {}  # case id -> "refuse" or "fail": how the handler treats its events
