@@ -85,11 +85,13 @@ class AuditService(Operations):
         return 200, {"checkpoints": self.trail.checkpoints(query.get("from_", 0))}
 
     @route("GET", "/proofs/inclusion", roles=LOG_READERS, query=InclusionQuery, response=InclusionProof,
+           responses={404: "the log has no such size yet, or the index is not below it"},
            summary="Inclusion proof of the entry at an index in the tree of a size (RFC 9162)")
     def inclusion(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
         return 200, self.trail.inclusion(query["index"], query["size"])
 
     @route("GET", "/proofs/consistency", roles=LOG_READERS, query=ConsistencyQuery, response=ConsistencyProof,
+           responses={404: "the log has no such size yet, or from is above to"},
            summary="Consistency proof between two sizes of the log (RFC 9162)")
     def consistency(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
         return 200, self.trail.consistency(query["from_"], query["to"])
@@ -102,6 +104,7 @@ class AuditService(Operations):
         return 200, self.trail.history(case_id)
 
     @route("POST", "/cases/<case_id>/erasure", roles=("admin",), body=ErasureRequest, response=ErasureView,
+           responses={200: "the person's (or the case's) values beside the log are erased; the count"},
            summary="Erase a person's personal data beside the log (PIPL); the log and its proofs stay valid")
     def erase(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
         if not principal.covers(self.trail.case_federation(case_id)):
