@@ -281,21 +281,13 @@ class Aids(IndexedApplication):
 
     def approve(self, disbursement_id: str, scope: str, *, by: str) -> Disbursement:
         """Approve and reserve the amount from its budget in the same transaction (never below zero)."""
-        with self.first_try():
-            found = self.disbursement(disbursement_id, scope, cached=True)
-        budget_id = Budget.create_id(found.program_id, found.budget_federation)
-        first = [found]  # the first attempt approves what was just read: if it changed since, the save conflicts
-
-        def approved() -> Disbursement:
-            d = first.pop() if first else self.disbursement(disbursement_id, scope)
+        def approved(d: Disbursement) -> None:
             d.approve(by, d.verifiers, self.today())
-            budget = self._budget(budget_id, cached=True)
+            budget = self._budget(Budget.create_id(d.program_id, d.budget_federation), cached=True)
             budget.reserve(d.amount, 1, str(d.id))  # all or nothing: the unit commits only if both succeed
             self._store(d, budget, index=[disbursement_put(d), budget_put(budget)])
-            return d
 
-        with self._locks[budget_id]:
-            return self._atomically(approved)
+        return self._on_budget(disbursement_id, scope, approved)
 
     def reject(self, disbursement_id: str, scope: str, *, reason: str, by: str) -> Disbursement:
         def rejected() -> Disbursement:
@@ -311,17 +303,22 @@ class Aids(IndexedApplication):
     def pay(self, disbursement_id: str, scope: str, *, paid_on: date, bank_reference: str, by: str) -> Disbursement:
         """Paid (or, for goods, handed over): the reservation becomes spent money. Refused unless the case is
         filed on the payment day (or the program includes exited households)."""
+        return self._on_budget(disbursement_id, scope, lambda d: self._pay(d, paid_on, bank_reference, by))
+
+    def _on_budget(self, disbursement_id: str, scope: str, step: Callable[[Disbursement], None]) -> Disbursement:
+        """Run a step that moves the disbursement's money in one transaction, one at a time per budget in this
+        process (racing saves of one budget would only retry). Its first try works on the cached copy: the
+        step saves the disbursement, so a copy another process changed meanwhile is refused and read again."""
         with self.first_try():
             found = self.disbursement(disbursement_id, scope, cached=True)
-        budget_id = Budget.create_id(found.program_id, found.budget_federation)
 
-        def paid() -> Disbursement:
-            d = self.disbursement(disbursement_id, scope)
-            self._pay(d, paid_on, bank_reference, by)
+        def stepped() -> Disbursement:
+            d = self.disbursement(disbursement_id, scope, cached=True)
+            step(d)
             return d
 
-        with self._locks[budget_id]:
-            return self._atomically(paid)
+        with self._locks[Budget.create_id(found.program_id, found.budget_federation)]:
+            return self._atomically(stepped)
 
     def _pay(self, d: Disbursement, paid_on: date, bank_reference: str, by: str) -> None:
         # A cached household will do: every change that makes it unpayable (an exit) also cancels its pending
@@ -365,17 +362,7 @@ class Aids(IndexedApplication):
 
     def _undo(self, disbursement_id: str, scope: str, step: Callable[[Disbursement], None], why: str) -> Disbursement:
         """A step that gives money back to the budget: a failure, a reversal, a cancellation."""
-        with self.first_try():
-            found = self.disbursement(disbursement_id, scope, cached=True)
-        budget_id = Budget.create_id(found.program_id, found.budget_federation)
-
-        def undone() -> Disbursement:
-            d = self.disbursement(disbursement_id, scope)
-            self._give_back(d, step, why)
-            return d
-
-        with self._locks[budget_id]:
-            return self._atomically(undone)
+        return self._on_budget(disbursement_id, scope, lambda d: self._give_back(d, step, why))
 
     def _give_back(self, d: Disbursement, step: Callable[[Disbursement], None], why: str) -> None:
         before = d.state
@@ -505,13 +492,9 @@ class Aids(IndexedApplication):
                 if verified:
                     raise SeparationOfDuties(f"{by} verified {len(verified)} of the batch's cases "
                                              f"({', '.join(verified[:5])}); another approver must approve it")
-                totals: dict[str, list[int]] = {}
-                for d in pending:
-                    totals.setdefault(d.budget_federation, [0, 0])
-                    totals[d.budget_federation][0] += d.amount
-                    totals[d.budget_federation][1] += 1
+                totals = shares(pending)
                 budgets = []
-                for federation, (total, count) in sorted(totals.items()):
+                for federation, (total, count) in totals.items():
                     budget = self._budget(Budget.create_id(b.program_id, federation))
                     if total > budget.remaining:
                         raise BudgetExhausted(f"the batch needs {yuan(total)} from {federation}, which has "
@@ -535,7 +518,7 @@ class Aids(IndexedApplication):
         batch = self.batch(batch_id, scope)
         assert batch.approval is not None
         by, on = batch.approval["by"], date.fromisoformat(batch.approval["on"])
-        approved, back = 0, dict[str, list[int]]()
+        approved, gone = 0, []
         for did in batch.applying[:self.step]:
             d: Disbursement = self._get(Disbursement, did, cached=True)  # saved, or no longer requested
             if d.state == REQUESTED:
@@ -543,14 +526,13 @@ class Aids(IndexedApplication):
                 self._store(d, index=[disbursement_put(d)])
                 approved += 1
             else:
-                back.setdefault(d.budget_federation, []).append(d.amount)
+                gone.append(d)
         budgets = []
-        for federation, amounts in sorted(back.items()):
+        for federation, (total, count) in shares(gone).items():
             budget = self._budget(Budget.create_id(batch.program_id, federation))
-            budget.release(sum(amounts), len(amounts), str(batch.id), "no longer requested when the batch's approval "
-                           "reached it")
+            budget.release(total, count, str(batch.id), "no longer requested when the batch's approval reached it")
             budgets.append(budget)
-        batch.apply(approved, sum(len(a) for a in back.values()))
+        batch.apply(approved, len(gone))
         self._store(batch, *budgets, index=[budget_put(budget) for budget in budgets])
         return batch
 
@@ -862,6 +844,15 @@ class Aids(IndexedApplication):
             if retry:
                 raise
             raise ConcurrentChange("the record changed while this request ran; reload it and try again") from None
+
+
+def shares(disbursements: Iterable[Disbursement]) -> dict[str, tuple[int, int]]:
+    """Per budget (the federation it draws on), in federation order: the disbursements' amount and count."""
+    totals: dict[str, tuple[int, int]] = {}
+    for d in disbursements:
+        amount, count = totals.get(d.budget_federation, (0, 0))
+        totals[d.budget_federation] = (amount + d.amount, count + 1)
+    return dict(sorted(totals.items()))
 
 
 def workers(worker: dict[str, Any]) -> dict[str, Any]:

@@ -7,22 +7,20 @@ replica; only the sequencer appends (services/audit/sequencer.py).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from services.audit import log
 from services.audit.entries import Secret, Source, rejected_event, reveal, seal
-from services.audit.log import CASES, CHECKPOINTS, ENTRIES, SECRETS, Append, Head, StoredTree
+from services.audit.log import CASES, CHECKPOINTS, ENTRIES, SECRETS, Append, Head, stored_tree
 from services.audit.merkle import TILE_WIDTH, encode_entry_bundle, tile_width
 from services.audit.note import Checkpoint, Signer, sign_checkpoint
 from services.contracts import Envelope
+from services.contracts.federation import in_subtree
 from services.eventstore import IndexedApplication, Put, Release
 
 
@@ -46,7 +44,7 @@ class Trail(IndexedApplication):
                writer: str) -> Append:
         """Build one batch: an entry per message, the valid ones sealed (personal data committed), the others
         as SourceRejected with the reason. Nothing is stored until `store` commits it with the positions."""
-        append = Append.start(self.select, (e.case_id for _, _, e, _ in messages if e is not None), writer)
+        append = Append.start(self.select_rows, (e.case_id for _, _, e, _ in messages if e is not None), writer)
         for source, raw, envelope, problem in messages:
             if envelope is None:
                 append.add(None, None, source, rejected_event(raw, problem or "not a valid event"))
@@ -60,18 +58,17 @@ class Trail(IndexedApplication):
         self.commit([], append.ops(), [Tracking(name, offset) for name, offset in sorted(positions.items())])
 
     def head(self) -> Head:
-        return log.read_head(self.select)
-
-    def select(self, table: Any, **criteria: Any) -> list[dict[str, Any]]:
-        return self.select_rows(table, **criteria)
+        return log.read_head(self.select_rows)
 
     # Checkpoints.
 
-    def checkpoint_if_due(self, signer: Signer, every: int, seconds: float, now: float | None = None) -> str | None:
+    def checkpoint_if_due(self, signer: Signer, every: int, seconds: float, now: float | None = None,
+                          head: Head | None = None) -> str | None:
         """Sign and keep a checkpoint of the head if `every` entries were appended since the last one, or
-        `seconds` passed and the log grew (and always one for the empty log). The signed note, or None."""
+        `seconds` passed and the log grew (and always one for the empty log). The signed note, or None.
+        `head`: the log's head, if the caller (the sequencer, which just appended) knows it."""
         now = time.time() if now is None else now
-        head, last = self.head(), self.latest_checkpoint_row()
+        head, last = head or self.head(), self.latest_checkpoint_row()
         if last is not None:
             grown = head.size - int(last["size"])
             if grown <= 0 or (grown < every and now - float(last["made_at"]) < seconds):
@@ -102,37 +99,32 @@ class Trail(IndexedApplication):
 
     # Tiles and proofs.
 
-    def _size_signed(self) -> int:
-        return self.latest_checkpoint()[0]
-
     def tile(self, level: int, index: int, width: int | None) -> bytes:
-        """A hash tile, full or of the partial width asked (which must exist at a signed size or now)."""
-        size = self.head().size
-        available = tile_width(level, index, size)
-        wanted = TILE_WIDTH if width is None else width
-        if available == 0 or wanted > available:
-            raise NotInLog(f"tile {level}/{index} of width {wanted} is not in the log")
-        data = log.tile_bytes(self.select, level, index, wanted)
+        """A hash tile, full (width None) or of the partial width asked, if the log holds that many hashes."""
+        wanted = self._width("tile", level, index, width)
+        data = log.tile_bytes(self.select_rows, level, index, wanted)
         if data is None:
             raise NotInLog(f"tile {level}/{index} is not stored")
         return data
 
     def entry_bundle(self, index: int, width: int | None) -> bytes:
-        size = self.head().size
-        available = tile_width(0, index, size)
-        wanted = TILE_WIDTH if width is None else width
-        if available == 0 or wanted > available:
-            raise NotInLog(f"entry bundle {index} of width {wanted} is not in the log")
-        rows = log.entry_rows(self.select, index * TILE_WIDTH, wanted)
+        wanted = self._width("entry bundle", 0, index, width)
+        rows = log.entry_rows(self.select_rows, index * TILE_WIDTH, wanted)
         if len(rows) != wanted:
             raise NotInLog(f"entry bundle {index} is not stored")
         return encode_entry_bundle(r["entry"].encode() for r in rows)
+
+    def _width(self, what: str, level: int, index: int, width: int | None) -> int:
+        wanted = TILE_WIDTH if width is None else width
+        if not 0 < wanted <= tile_width(level, index, self.head().size):
+            raise NotInLog(f"{what} {level}/{index} of width {wanted} is not in the log")
+        return wanted
 
     def inclusion(self, index: int, size: int) -> dict[str, Any]:
         self._within(size)
         if not 0 <= index < size:
             raise NotInLog(f"index {index} is not below size {size}")
-        tree = StoredTree(self.select).tree(size)
+        tree = stored_tree(self.select_rows, size)
         leaf = self.select_rows(ENTRIES, keys=[log.idx_key(index)])[0]["leaf"]
         return {"index": index, "size": size, "leaf_hash": leaf,
                 "hashes": [h.hex() for h in tree.inclusion_proof(index, size)], "root": tree.root_at(size).hex()}
@@ -141,7 +133,7 @@ class Trail(IndexedApplication):
         self._within(second)
         if not 0 < first <= second:
             raise NotInLog(f"consistency needs 0 < from <= to, got {first} and {second}")
-        tree = StoredTree(self.select).tree(second)
+        tree = stored_tree(self.select_rows, second)
         return {"from": first, "to": second, "hashes": [h.hex() for h in tree.consistency_proof(first, second)],
                 "from_root": tree.root_at(first).hex(), "to_root": tree.root_at(second).hex()}
 
@@ -151,15 +143,14 @@ class Trail(IndexedApplication):
 
     # Cases.
 
-    def history(self, case_id: str) -> dict[str, Any]:
-        """A case's entries in order, each revealed (or "erased") and proved against the latest checkpoint."""
-        heads = self.select_rows(CASES, keys=[case_id])
-        if not heads:
-            raise HistoryNotFound(case_id)
+    def history(self, case_id: str, scope: str | None = None) -> dict[str, Any]:
+        """A case's entries in order, each revealed (or "erased") and proved against the latest checkpoint;
+        HistoryNotFound for a case outside `scope` (a federation)."""
+        federation = self._federation(case_id, scope)
         rows = self.select_rows(ENTRIES, equal={"case_id": case_id})
         latest = self.latest_checkpoint_row()
         signed, note = (0, None) if latest is None else (int(latest["size"]), latest["note"])
-        tree = StoredTree(self.select).tree(signed)
+        tree = stored_tree(self.select_rows, signed)
         secrets = self._secrets(case_id)
         events = []
         for row in rows:
@@ -170,12 +161,11 @@ class Trail(IndexedApplication):
             events.append({"index": index, "case_seq": entry["case_seq"], "leaf_hash": row["leaf"],
                            "prev_case_hash": entry["prev_case_hash"], "source": entry["source"],
                            "erased": erased, "inclusion": proof, **_shown(event)})
-        return {"case_id": case_id, "federation": heads[0]["federation"], "checkpoint": note, "size": signed,
-                "events": events}
+        return {"case_id": case_id, "federation": federation, "checkpoint": note, "size": signed, "events": events}
 
-    def case_federation(self, case_id: str) -> str:
+    def _federation(self, case_id: str, scope: str | None) -> str:
         heads = self.select_rows(CASES, keys=[case_id])
-        if not heads:
+        if not heads or (scope is not None and not in_subtree(heads[0]["federation"], scope)):
             raise HistoryNotFound(case_id)
         return str(heads[0]["federation"])
 
@@ -183,29 +173,21 @@ class Trail(IndexedApplication):
         return {r["commitment"]: Secret(r["commitment"], r["salt"], r["value"], r["case_id"], r["subject"])
                 for r in self.select_rows(SECRETS, equal={"case_id": case_id})}
 
-    def erase(self, case_id: str, subject: str | None) -> int:
+    def erase(self, case_id: str, subject: str | None, scope: str | None = None) -> int:
         """Erase the personal data of one person of a case (their id digest), or of the whole case: the values
         beside the log go; the log keeps its commitments and still verifies. How many values were erased.
 
-        On SQLite the rows are deleted with `secure_delete` (their bytes overwritten) and the write-ahead log
-        is checkpointed and truncated, so the values leave the file; on PostgreSQL they leave the table at
-        once and the disk when VACUUM reuses the space."""
+        The store then scrubs its files: on SQLite the deleted rows were overwritten and the write-ahead log
+        is truncated, so the values are nowhere in the files; on PostgreSQL they leave the disk when VACUUM
+        reuses the space."""
+        self._federation(case_id, scope)
         equal = {"case_id": case_id} if subject is None else {"case_id": case_id, "subject": subject}
         rows = self.select_rows(SECRETS, equal=equal)
-        if not rows:
-            return 0
-        datastore = getattr(self.recorder, "datastore", None)
-        if isinstance(self.recorder, SQLiteProcessRecorder) and datastore is not None:
-            with datastore.transaction(commit=True) as cursor:
-                cursor.execute("PRAGMA secure_delete = ON")
-                for row in rows:
-                    cursor.execute(f"DELETE FROM {SECRETS.name} WHERE commitment = ?", (row["commitment"],))
-            if not datastore.pool.is_sqlite_memory_mode:
-                with contextlib.closing(sqlite3.connect(datastore.pool.db_name)) as raw:
-                    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        else:
+        if rows:
             self.commit([], [Release(SECRETS, r["commitment"]) for r in rows], [])
+            self.indexed.scrub()
         return len(rows)
+
 
 def _shown(event: dict[str, Any]) -> dict[str, Any]:
     keys = ("event_id", "type", "version", "service", "federation", "occurred_at", "recorded_at", "payload")

@@ -74,8 +74,9 @@ def canonical(value: Any) -> bytes:
     return rfc8785.dumps(value)
 
 
-def commit(salt: bytes, value: Any) -> str:
-    return hashlib.sha256(salt + canonical(value)).hexdigest()
+def commitment(salt: bytes, value: bytes) -> str:
+    """SHA-256(salt ‖ canonical value), hex: what an entry holds in place of a personal value."""
+    return hashlib.sha256(salt + value).hexdigest()
 
 
 def seal(envelope: Mapping[str, Any], salt: Callable[[], bytes] = lambda: os.urandom(16)) -> tuple[dict[str, Any],
@@ -91,9 +92,9 @@ def seal(envelope: Mapping[str, Any], salt: Callable[[], bytes] = lambda: os.ura
             sealed: dict[str, Any] = {}
             for key, value in node.items():
                 if key in PERSONAL_KEYS and value is not None:
-                    s = salt()
-                    c = commit(s, value)
-                    secrets.append(Secret(c, s.hex(), canonical(value).decode(), case_id, owner))
+                    s, text = salt(), canonical(value)
+                    c = commitment(s, text)
+                    secrets.append(Secret(c, s.hex(), text.decode(), case_id, owner))
                     sealed[key] = {"commitment": c}
                 else:
                     sealed[key] = walk(value, owner)
@@ -142,8 +143,7 @@ def reveal(event: Mapping[str, Any], secrets: Mapping[str, Secret]) -> tuple[dic
                 if secret is None:
                     erased += 1
                     return ERASED
-                if hashlib.sha256(bytes.fromhex(secret.salt) + secret.value.encode()).hexdigest() != secret.commitment \
-                        or secret.commitment != node["commitment"]:
+                if commitment(bytes.fromhex(secret.salt), secret.value.encode()) != node["commitment"]:
                     raise ValueError(f"the kept value of commitment {node['commitment'][:16]}… does not match it")
                 return json.loads(secret.value)
             return {k: walk(v) for k, v in node.items()}
@@ -152,23 +152,3 @@ def reveal(event: Mapping[str, Any], secrets: Mapping[str, Secret]) -> tuple[dic
         return node
 
     return walk(dict(event)), erased
-
-
-def commitments(event: Mapping[str, Any]) -> list[str]:
-    """Every commitment an event carries."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if set(node) == {"commitment"} and isinstance(node["commitment"], str):
-                found.append(node["commitment"])
-                return
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(dict(event))
-    return found
-

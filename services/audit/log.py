@@ -99,13 +99,6 @@ class _Nodes:
 
 
 @dataclass
-class Appended:
-    index: int
-    leaf: bytes
-    entry: bytes
-
-
-@dataclass
 class Append:
     """One batch of entries on top of the stored log; `ops()` is what the transaction writes."""
 
@@ -114,9 +107,7 @@ class Append:
     cases: dict[str, dict[str, Any]]
     writer: str
     tree: MerkleTree = field(init=False)
-    entries: list[Appended] = field(default_factory=list)
     _rows: list[IndexOp] = field(default_factory=list)
-    _touched: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.tree = MerkleTree(self.nodes, self.head.size)
@@ -134,8 +125,8 @@ class Append:
         return self.tree.size
 
     def add(self, case_id: str | None, federation: str | None, source: Source, event: dict[str, Any],
-            secrets: Sequence[Secret] = ()) -> Appended:
-        """Append one entry (EntryTooLarge if it cannot be one: nothing of it is kept)."""
+            secrets: Sequence[Secret] = ()) -> int:
+        """Append one entry (EntryTooLarge if it cannot be one: nothing of it is kept); its index."""
         index = self.tree.size
         seq, prev = None, None
         if case_id:
@@ -148,41 +139,33 @@ class Append:
         if case_id:
             self.cases[case_id] = {"case_id": case_id, "federation": federation or "", "seq": str(seq),
                                    "leaf": leaf.hex()}
-            self._touched.add(case_id)
         self._rows.append(Put(ENTRIES, {"idx": idx_key(index), "source": source.key, "case_id": case_id or "",
                                         "case_seq": str(seq or 0), "leaf": leaf.hex(), "entry": data.decode(),
                                         "appended_at": repr(time.time())}))
         for secret in secrets:
             self._rows.append(Put(SECRETS, {"commitment": secret.commitment, "case_id": secret.case_id,
                                             "subject": secret.subject, "salt": secret.salt, "value": secret.value}))
-        appended = Appended(index, leaf, data)
-        self.entries.append(appended)
-        return appended
+        return index
 
     def root(self) -> bytes:
         return self.tree.root_at()
 
     def ops(self) -> list[IndexOp]:
-        if not self.entries:
+        count = self.tree.size - self.head.size
+        if not count:
             return []
-        first = self.head.size
-        claim: list[IndexOp] = [Claim(BATCHES, {"first": idx_key(first), "count": str(len(self.entries)),
+        claim: list[IndexOp] = [Claim(BATCHES, {"first": idx_key(self.head.size), "count": str(count),
                                                 "writer": self.writer})]
         nodes: list[IndexOp] = [Put(NODES, {"node": node_key(level, index), "hash": value.hex()})
                                 for level, index, value in self.nodes.made]
-        cases: list[IndexOp] = [Put(CASES, self.cases[c]) for c in sorted(self._touched)]
+        cases: list[IndexOp] = [Put(CASES, self.cases[c]) for c in sorted(self.cases)]  # the batch's cases
         head: list[IndexOp] = [Put(HEAD, {"name": LOG, "size": str(self.tree.size), "root": self.root().hex()})]
         return claim + self._rows + nodes + cases + head
 
 
-class StoredTree:
-    """The stored log read as a Merkle tree: roots, proofs and tiles of any size up to the stored one."""
-
-    def __init__(self, select: Select):
-        self.select = select
-
-    def tree(self, size: int) -> MerkleTree:
-        return MerkleTree(_Reader(self.select), size)
+def stored_tree(select: Select, size: int) -> MerkleTree:
+    """The stored log read as a Merkle tree of `size` leaves: roots, proofs and tiles of any size up to it."""
+    return MerkleTree(_Reader(select), size)
 
 
 class _Reader:
@@ -200,12 +183,6 @@ class _Reader:
 
     def put(self, level: int, index: int, value: bytes) -> None:
         raise TypeError("the stored log is read-only here")
-
-    def prefetch(self, level: int, first: int, count: int) -> None:
-        keys = [node_key(level, first + i) for i in range(count)]
-        for row in self.select(NODES, keys=keys):
-            level_text, index_text = row["node"].split(":")
-            self.cache[(int(level_text), int(index_text))] = bytes.fromhex(row["hash"])
 
 
 def tile_bytes(select: Select, level: int, index: int, width: int) -> bytes | None:

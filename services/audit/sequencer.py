@@ -25,12 +25,12 @@ from nameko.extensions import DependencyProvider
 
 from services.audit.application import Trail
 from services.audit.entries import Source
+from services.audit.log import Head
 from services.audit.note import Signer
 from services.contracts import DEAD_LETTER_TOPIC, Envelope, InvalidEvent, decode
 from services.contracts.topics import TOPICS
 from services.metrics import (
     CONSUMER_LAG,
-    DEAD_LETTERED,
     EVENTS_CONSUMED,
     TRAIL_APPEND_SECONDS,
     TRAIL_APPENDED,
@@ -41,6 +41,7 @@ from services.metrics import (
     TRAIL_STALLED,
 )
 from services.runtime import failpoints
+from services.runtime.consumer import park
 from services.runtime.store import EventStore
 from services.transport import Message, Publisher, Subscription, transport_for
 
@@ -140,18 +141,22 @@ class Sequencer(DependencyProvider):
         subscription: Subscription | None = None
         dead_letters: Publisher | None = None
         backoff = 0.5
+
+        def subscribe() -> Subscription:  # from just after the positions recorded with the log
+            return transport.subscribe(GROUP, self.topics, lambda t, p: trail.position(f"{t}:{p}"))
+
         try:
             transport.ensure_topics([*self.topics, DEAD_LETTER_TOPIC])
-            subscription = transport.subscribe(GROUP, self.topics, lambda t, p: trail.position(f"{t}:{p}"))
+            subscription = subscribe()
             dead_letters = transport.publisher()
+            TRAIL_SIZE.set(trail.head().size)
             self._checkpoint(trail)
             while not self.stopping and self._hold(trail):
                 messages = list(subscription.poll(0.5))
                 self.reading = True
                 try:
-                    if messages:
-                        self._append(trail, messages, dead_letters)
-                    self._checkpoint(trail)
+                    head = self._append(trail, messages, dead_letters) if messages else None
+                    self._checkpoint(trail, head)
                     self._report(subscription)
                 except Exception as exc:
                     self._stalled(exc, messages, backoff)
@@ -159,7 +164,7 @@ class Sequencer(DependencyProvider):
                     subscription = None
                     eventlet.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-                    subscription = transport.subscribe(GROUP, self.topics, lambda t, p: trail.position(f"{t}:{p}"))
+                    subscription = subscribe()
                     continue
                 if self.problem is not None:
                     log.warning("the trail's sequencer appends again")
@@ -176,14 +181,15 @@ class Sequencer(DependencyProvider):
             if dead_letters is not None:
                 dead_letters.close()
 
-    def _append(self, trail: Trail, messages: list[Message], dead_letters: Publisher) -> None:
+    def _append(self, trail: Trail, messages: list[Message], dead_letters: Publisher) -> Head | None:
+        """Append the messages not appended yet as one batch; the log's head after it (None: nothing new)."""
         started = time.perf_counter()
         recorded = {name: trail.position(name) for name in {m.position_name for m in messages}}
         fresh = [m for m in messages if m.offset > _or_before_first(recorded[m.position_name])]
         if not fresh:
-            return
+            return None
         items: list[tuple[Source, bytes | None, Envelope | None, str | None]] = []
-        parked: list[tuple[Message, str]] = []
+        parked: list[tuple[Message, str, str]] = []
         for m in fresh:
             failpoints.reached("consumer.before_apply")  # the points every consumer has, for crash tests
             source = Source(m.topic, m.partition, m.offset)
@@ -191,39 +197,32 @@ class Sequencer(DependencyProvider):
                 items.append((source, m.value, decode(m.value), None))
             except InvalidEvent as exc:
                 items.append((source, m.value, None, exc.reason))
-                parked.append((m, exc.reason))
+                parked.append((m, "decode", exc.reason))
         append = trail.append(items, self.replica)
-        for m, reason in parked:  # parked before the positions are kept, as every consumer does
-            dead_letters.publish(DEAD_LETTER_TOPIC, m.key or "", m.value or b"", {
-                "reason": reason[:1000], "stage": "decode", "consumer": "audit", "source-topic": m.topic,
-                "source-partition": str(m.partition), "source-offset": str(m.offset)})
-        if parked:
-            dead_letters.flush()
+        park(dead_letters, "audit", parked)  # before the positions are kept, as every consumer does
         positions: dict[str, int] = {}
         for m in fresh:
             positions[m.position_name] = max(m.offset, positions.get(m.position_name, -1))
         failpoints.reached("consumer.before_record")
         trail.store(append, positions)
         failpoints.reached("consumer.after_record")
-        for m, reason in parked:
-            DEAD_LETTERED.labels("audit", m.topic, "decode").inc()
+        for m, _, _ in parked:
             TRAIL_REJECTED.labels(m.topic).inc()
-            log.error("dead-lettered %s@%s (kept in the trail as SourceRejected): %s", m.position_name, m.offset,
-                      reason)
         for m in fresh:
             TRAIL_APPENDED.labels(m.topic).inc()
             EVENTS_CONSUMED.labels("audit", m.topic).inc()
         TRAIL_SIZE.set(append.size)
         TRAIL_APPEND_SECONDS.observe(time.perf_counter() - started)
+        return Head(append.size, append.root())
 
     def _report(self, subscription: Subscription) -> None:
         """Export the lag of every partition read, as every consumer does."""
         for (topic, partition), lag in subscription.lag().items():
             CONSUMER_LAG.labels("audit", topic, str(partition)).set(lag)
 
-    def _checkpoint(self, trail: Trail) -> None:
-        if trail.checkpoint_if_due(self.signer, self.every, self.seconds) is not None:
-            TRAIL_SIZE.set(trail.head().size)
+    def _checkpoint(self, trail: Trail, head: Head | None = None) -> None:
+        """Sign a checkpoint if one is due; `head`: the log's head if this sequencer just appended."""
+        if trail.checkpoint_if_due(self.signer, self.every, self.seconds, head=head) is not None:
             TRAIL_CHECKPOINT_TIME.set(time.time())
 
     def _stalled(self, exc: Exception, messages: list[Message], backoff: float) -> None:

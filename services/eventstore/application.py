@@ -40,6 +40,8 @@ class IndexedRecorder(Protocol):
 
     def release_lease(self, name: str, holder: str) -> None: ...
 
+    def scrub(self) -> None: ...
+
 
 class IndexedApplication(Application):
     """Base of every service's application: events, index rows and tracking saved together."""

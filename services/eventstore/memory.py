@@ -24,6 +24,9 @@ class MemoryIndexedRecorder(POPOProcessRecorder):
     def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
         return self._leases.acquire(name, holder, now, ttl)
 
+    def scrub(self) -> None:
+        """Nothing to do: a released row is gone with its dict entry."""
+
     def release_lease(self, name: str, holder: str) -> None:
         self._leases.release(name, holder)
 

@@ -71,6 +71,10 @@ class IndexRows:
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(release_statement(self.dialect), {"name": name, "holder": holder})
 
+    def scrub(self) -> None:
+        """Make what released index rows held leave the store's files, where the store can (see SQLite's);
+        PostgreSQL's deleted rows leave the disk when VACUUM reuses their space."""
+
     def select_rows(
         self,
         table: Table,

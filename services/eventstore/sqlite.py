@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import ProcessRecorder, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteProcessRecorder
 
-from services.eventstore.index import Dialect, IndexOp
+from services.eventstore.index import Dialect, IndexOp, Release
 from services.eventstore.rows import IndexRows, apply_ops
 
 
@@ -24,8 +26,18 @@ class SQLiteIndexedRecorder(IndexRows, SQLiteProcessRecorder):
         for tracking in kwargs.get("trackings", ()):
             self._insert_tracking(c, tracking)
         ops: Sequence[IndexOp] = kwargs.get("index", ())
+        if any(isinstance(op, Release) for op in ops):
+            c.execute("PRAGMA secure_delete = ON")  # a released row's bytes are overwritten, not left in the file
         apply_ops(c, self.dialect, ops)
         return notification_ids
+
+    def scrub(self) -> None:
+        """Copy the write-ahead log into the database and truncate it, so that what was deleted (overwritten
+        there) is nowhere in the files any more."""
+        if self.datastore.pool.is_sqlite_memory_mode:
+            return
+        with contextlib.closing(sqlite3.connect(self.datastore.pool.db_name)) as raw:
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class SQLiteIndexedFactory(SQLiteFactory):

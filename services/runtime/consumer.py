@@ -194,7 +194,7 @@ class EventConsumer(Entrypoint):
                 self._stall(subscription, failed, error)
                 rest = [m for m in rest[1:] if (m.topic, m.partition) != (failed.topic, failed.partition)]
             events, index = batch.unit.effects_before(None if error is None else (batch.current or 0))
-            self._park(parked, dead_letters)
+            park(dead_letters, self.container.service_name, parked)
             failpoints.reached("consumer.before_record")
             positions: dict[str, int] = {}
             for message in done:
@@ -283,25 +283,6 @@ class EventConsumer(Entrypoint):
         self._stalls.pop(partition, None)
         CONSUMER_STALLED.labels(self.container.service_name, partition[0], str(partition[1])).set(0)
 
-    def _park(self, parked: list[tuple[Message, str, str]], dead_letters: Publisher) -> None:
-        """Publish each parked message to the dead-letter topic with the reason, before its position is kept."""
-        if not parked:
-            return
-        for message, stage, reason in parked:
-            headers = {
-                "reason": reason[:1000],
-                "stage": stage,
-                "consumer": self.container.service_name,
-                "source-topic": message.topic,
-                "source-partition": str(message.partition),
-                "source-offset": str(message.offset),
-            }
-            dead_letters.publish(DEAD_LETTER_TOPIC, message.key or "", message.value or b"", headers)
-            log.error("dead-lettered %s@%s (%s): %s", message.position_name, message.offset, stage, reason)
-        dead_letters.flush()
-        for message, stage, _ in parked:
-            DEAD_LETTERED.labels(self.container.service_name, message.topic, stage).inc()
-
     def _count(self, applied: list[Delivery], seconds: float) -> None:
         service = self.container.service_name
         now = datetime.now(UTC)
@@ -337,3 +318,24 @@ class EventConsumer(Entrypoint):
 
 
 consume = EventConsumer.decorator
+
+
+def park(dead_letters: Publisher, consumer: str, parked: Sequence[tuple[Message, str, str]]) -> None:
+    """Publish each (message, stage, reason) to the dead-letter topic with the reason and where it came from,
+    and wait for the broker, before the caller records its position (so a parked message is never lost)."""
+    if not parked:
+        return
+    for message, stage, reason in parked:
+        headers = {
+            "reason": reason[:1000],
+            "stage": stage,
+            "consumer": consumer,
+            "source-topic": message.topic,
+            "source-partition": str(message.partition),
+            "source-offset": str(message.offset),
+        }
+        dead_letters.publish(DEAD_LETTER_TOPIC, message.key or "", message.value or b"", headers)
+        log.error("dead-lettered %s@%s (%s): %s", message.position_name, message.offset, stage, reason)
+    dead_letters.flush()
+    for message, stage, _ in parked:
+        DEAD_LETTERED.labels(consumer, message.topic, stage).inc()
