@@ -163,6 +163,27 @@ class Trail(IndexedApplication):
                            "erased": erased, "inclusion": proof, **_shown(event)})
         return {"case_id": case_id, "federation": federation, "checkpoint": note, "size": signed, "events": events}
 
+    def bundle(self, case_id: str, scope: str | None = None, since: int | None = None) -> dict[str, Any]:
+        """What an auditor takes away to verify offline (services/audit/verify.py): the case's entries up to the
+        newest checkpoint with their inclusion proofs, that checkpoint, the openings of the personal values
+        still kept, and with `since` a consistency proof from that earlier size."""
+        federation = self._federation(case_id, scope)
+        latest = self.latest_checkpoint_row()
+        if latest is None:
+            raise NotInLog("no checkpoint is signed yet")
+        size = int(latest["size"])
+        if since is not None and not 0 < since <= size:
+            raise NotInLog(f"the checkpoint of size {size} has no consistency proof from size {since}")
+        tree = stored_tree(self.select_rows, size)
+        rows = [r for r in self.select_rows(ENTRIES, equal={"case_id": case_id}) if int(r["idx"]) < size]
+        entries = [{"index": int(r["idx"]), "leaf_hash": r["leaf"], "entry": r["entry"],
+                    "inclusion": [h.hex() for h in tree.inclusion_proof(int(r["idx"]), size)]} for r in rows]
+        openings = {c: {"salt": s.salt, "value": s.value} for c, s in self._secrets(case_id).items()}
+        consistency = None if since is None else {
+            "from": since, "hashes": [h.hex() for h in tree.consistency_proof(since, size)]}
+        return {"case_id": case_id, "federation": federation, "size": size, "checkpoint": latest["note"],
+                "entries": entries, "openings": openings, "consistency": consistency}
+
     def _federation(self, case_id: str, scope: str | None) -> str:
         heads = self.select_rows(CASES, keys=[case_id])
         if not heads or (scope is not None and not in_subtree(heads[0]["federation"], scope)):

@@ -98,3 +98,37 @@ class ErasureView(Schema):
     case_id = fields.String(required=True)
     subject = fields.String(allow_none=True, required=True)
     erased = fields.Integer(required=True, metadata={"description": "personal values erased beside the log"})
+
+
+class BundleQuery(Schema):
+    since = StrictInteger(text=True, validate=validate.Range(min=1, max=MAX_INDEX), metadata={
+        "description": "the size of a checkpoint you kept: the bundle then proves the log extends it"})
+
+
+class BundleEntry(Schema):
+    index = fields.Integer(required=True)
+    leaf_hash = fields.String(required=True)
+    entry = fields.String(required=True, metadata={"description": "the entry's canonical JSON, as hashed"})
+    inclusion = fields.List(fields.String(), required=True)
+
+
+class Opening(Schema):
+    salt = fields.String(required=True)
+    value = fields.String(required=True, metadata={"description": "the value's canonical JSON"})
+
+
+class BundleConsistency(Schema):
+    from_ = fields.Integer(required=True, data_key="from")
+    hashes = fields.List(fields.String(), required=True)
+
+
+class BundleView(Schema):
+    case_id = fields.String(required=True)
+    federation = fields.String(required=True)
+    size = fields.Integer(required=True)
+    checkpoint = fields.String(required=True, metadata={"description": "the signed checkpoint (C2SP signed note)"})
+    verifier_key = fields.String(required=True, metadata={"description": "<origin>+<key id>+<public key>"})
+    entries = fields.List(fields.Nested(BundleEntry), required=True)
+    openings = fields.Dict(keys=fields.String(), values=fields.Nested(Opening), required=True, metadata={
+        "description": "per commitment, the personal value it stands for (erased ones are absent)"})
+    consistency = fields.Nested(BundleConsistency, allow_none=True, required=True)

@@ -14,6 +14,8 @@ from werkzeug.wrappers import Request, Response
 
 from services.audit.application import HistoryNotFound, NotInLog, Trail
 from services.audit.schemas import (
+    BundleQuery,
+    BundleView,
     CaseHistoryView,
     CheckpointList,
     CheckpointsQuery,
@@ -100,6 +102,13 @@ class AuditService(Operations):
            summary="A case's entries in the trail, in order, each with its inclusion proof")
     def case_history(self, request: Request, principal: Principal, case_id: str) -> Reply:
         return 200, self.trail.history(case_id, principal.federation)
+
+    @route("GET", "/cases/<case_id>/bundle", roles=LOG_READERS, query=BundleQuery, response=BundleView,
+           responses={404: "no such case in your federation, no checkpoint yet, or no such earlier size"},
+           summary="A case's entries with their proofs, the checkpoint and the key: to verify offline (make verify)")
+    def case_bundle(self, request: Request, principal: Principal, query: dict[str, Any], case_id: str) -> Reply:
+        bundle = self.trail.bundle(case_id, principal.federation, query.get("since"))
+        return 200, {**bundle, "verifier_key": self.sequencer.signer.verifier.format()}
 
     @route("POST", "/cases/<case_id>/erasure", roles=("admin",), body=ErasureRequest, response=ErasureView,
            responses={200: "the person's (or the case's) values beside the log are erased; the count"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from services.transport import transport_for
 from services.web.auth import issue_token
 from tests.harness.services import ProcessSystem, environment
 
+ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "relief.intake.case-events"
 COUNT = 70_100  # three tile levels: 273 full level-0 tiles and partial ones on every level
 SECRET_NAME = "欧阳待删"
@@ -86,6 +88,17 @@ def go(tlogclient: Path, system: ProcessSystem, tmp: Path, saved: str, *extra: s
                            "-saved", str(tmp / "saved"), *extra], capture_output=True, text=True, timeout=300)
 
 
+def offline(system: ProcessSystem, case_id: str, saved: str, tmp: Path) -> subprocess.CompletedProcess:
+    """The case's bundle from the service, checked by the standalone verifier as `make verify` runs it."""
+    auditor = system.client("audit", "auditor", "gs", "shen")
+    answer = auditor.get(f"/cases/{case_id}/bundle?since={size_of(saved)}")
+    assert answer.status_code == 200, answer.text
+    (tmp / "bundle.json").write_text(answer.text, encoding="utf-8")
+    (tmp / "saved").write_text(saved, encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "services.audit.verify", str(tmp / "bundle.json"), "--key", VERIFIER,
+                           "--saved", str(tmp / "saved")], capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
 def test_the_go_client_verifies_the_live_trail_through_erasure_and_fails_on_a_changed_byte(audit, tlogclient,
                                                                                             tmp_path):
     system, data = audit
@@ -120,6 +133,7 @@ def test_the_go_client_verifies_the_live_trail_through_erasure_and_fails_on_a_ch
     stored = b"".join(p.read_bytes() for p in data.glob("audit.db*"))
     assert SECRET_NAME.encode() not in stored
     assert go(tlogclient, system, tmp_path, saved, *checks).returncode == 0
+    assert offline(system, amended_case, saved, tmp_path).returncode == 0  # make verify, after the erasure too
 
     system.stop("audit")
     with sqlite3.connect(data / "audit.db") as db:  # one byte of entry 1000: "CaseFiled" becomes "CaseFilee"
@@ -129,3 +143,6 @@ def test_the_go_client_verifies_the_live_trail_through_erasure_and_fails_on_a_ch
     system.start(extra={"RELIEF_AUDIT_CHECKPOINT_SECONDS": "1"})
     tampered = go(tlogclient, system, tmp_path, saved, "-check-entries")
     assert tampered.returncode == 1 and "FAIL entry bundles" in tampered.stdout, tampered.stdout
+    tampered_case = messages[1000 % 500][0]  # entry 1000 is one of this case's
+    rejected = offline(system, tampered_case, saved, tmp_path)
+    assert rejected.returncode == 1 and "FAIL entry 1000: its bytes do not hash to its leaf hash" in rejected.stdout
