@@ -56,6 +56,14 @@ def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[st
     }
 
 
+def setting(env: Any, name: str, default: int, least: int, most: int) -> int:
+    """A whole-number setting of a service, refused at start (not at the first query) if it is not one."""
+    text = str(env.get(name) or default)
+    if not text.isascii() or not text.isdigit() or not least <= int(text) <= most:
+        raise ValueError(f"{name} must be a whole number from {least} to {most}, not {text!r}")
+    return int(text)
+
+
 def uses_dev_secrets(config: Mapping[str, Any]) -> bool:
     development = (DEV_JWT_SECRET, DEV_PERSON_KEY, DEV_CIPHER_KEY, DEV_AUDIT_SIGNING_KEY)
     return any(config[key] in development for key in ("JWT_SECRET", "PERSON_KEY", "CIPHER_KEY", "AUDIT_SIGNING_KEY"))

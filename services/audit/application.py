@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
 from services.audit import log
+from services.audit.anomalies import Budgets, anomalies
 from services.audit.entries import Secret, Source, rejected_event, reveal, seal
+from services.audit.fold import CST, CaseFold, as_of_view, card, fold, household_clear, roster_of
 from services.audit.log import CASES, CHECKPOINTS, ENTRIES, SECRETS, Append, Head, stored_tree
 from services.audit.merkle import TILE_WIDTH, encode_entry_bundle, tile_width
 from services.audit.note import Checkpoint, Signer, sign_checkpoint
+from services.config import setting
 from services.contracts import Envelope
 from services.contracts.federation import in_subtree
 from services.eventstore import IndexedApplication, Put, Release
+from services.pairing.visits import FOLLOW_UP_MONTHS
 
 
 class HistoryNotFound(Exception):
@@ -37,6 +42,15 @@ class Trail(IndexedApplication):
 
     name = "Audit"
     tables = log.TABLES
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        # The same setting as pairing's, so that the trail's overdue visits are the ones pairing reports.
+        self.follow_up_months = setting(self.env, "PAIRING_FOLLOW_UP_MONTHS", FOLLOW_UP_MONTHS, 0, 120)
+
+    def today(self) -> date:
+        """The day in China (the domain's business dates); tests may fix it."""
+        return datetime.now(CST).date()
 
     # Appending (the sequencer only).
 
@@ -147,21 +161,88 @@ class Trail(IndexedApplication):
         """A case's entries in order, each revealed (or "erased") and proved against the latest checkpoint;
         HistoryNotFound for a case outside `scope` (a federation)."""
         federation = self._federation(case_id, scope)
-        rows = self.select_rows(ENTRIES, equal={"case_id": case_id})
         latest = self.latest_checkpoint_row()
         signed, note = (0, None) if latest is None else (int(latest["size"]), latest["note"])
         tree = stored_tree(self.select_rows, signed)
+        events = []
+        for event in self._events(case_id):
+            index = event["index"]
+            proof = [h.hex() for h in tree.inclusion_proof(index, signed)] if index < signed else None
+            events.append({**event, "inclusion": proof})
+        return {"case_id": case_id, "federation": federation, "checkpoint": note, "size": signed, "events": events}
+
+    def _events(self, case_id: str) -> list[dict[str, Any]]:
+        """A case's (or a unit's, program's…) entries in log order, personal values revealed or "erased"."""
         secrets = self._secrets(case_id)
         events = []
-        for row in rows:
+        for row in self.select_rows(ENTRIES, equal={"case_id": case_id}):
             entry = json.loads(row["entry"])
             event, erased = reveal(entry["event"], secrets)
-            index = int(row["idx"])
-            proof = [h.hex() for h in tree.inclusion_proof(index, signed)] if index < signed else None
-            events.append({"index": index, "case_seq": entry["case_seq"], "leaf_hash": row["leaf"],
-                           "prev_case_hash": entry["prev_case_hash"], "source": entry["source"],
-                           "erased": erased, "inclusion": proof, **_shown(event)})
-        return {"case_id": case_id, "federation": federation, "checkpoint": note, "size": signed, "events": events}
+            events.append({"index": int(row["idx"]), "case_seq": entry["case_seq"], "leaf_hash": row["leaf"],
+                           "prev_case_hash": entry["prev_case_hash"], "source": entry["source"], "erased": erased,
+                           **_shown(event)})
+        return events
+
+    # Folds of the trail: the case as of a day, its clarity card, household-clear, anomalies.
+
+    def as_of(self, case_id: str, day: date, scope: str | None = None) -> dict[str, Any]:
+        """The case as the trail recorded it by the end of `day` (China Standard Time)."""
+        self._federation(case_id, scope)
+        case = fold(case_id, self._events(case_id), until=day)
+        if not case.indexes:
+            raise HistoryNotFound(f"{case_id} has no entry recorded by {day}")
+        return as_of_view(case, day)
+
+    def card(self, case_id: str, day: date, scope: str | None = None) -> dict[str, Any]:
+        """The household's clarity card (明白卡) from the trail, every line with the indexes that prove it."""
+        self._federation(case_id, scope)
+        case = fold(case_id, self._events(case_id), until=day)
+        if case.worker is None:
+            raise HistoryNotFound(f"{case_id} is not a household's case")
+        wanted = [] if case.pairing is None else [case.pairing["unit_id"], case.pairing["cadre_id"]]
+        roster = self._records(wanted)
+        programs = self._records({str(d["program_id"]) for d in case.disbursements.values() if d.get("program_id")})
+        trainings = self._records({t["training_id"] for t in case.trainings.values()})
+        return card(case, roster, programs, trainings, day)
+
+    def household_clear(self, scope: str, day: date, after: str | None = None,
+                        limit: int = 500) -> dict[str, Any]:
+        """户户清 for each household filed on `day` in the subtree, `limit` cases scanned at a time from `after`."""
+        heads = self.select_rows(CASES, subtree=("federation", scope), after=after, limit=limit)
+        results = []
+        for head in heads:
+            case = fold(head["case_id"], self._events(head["case_id"]), until=day)
+            if case.worker is not None and case.filed_on(day):
+                trainings = self._records({t["training_id"] for t in case.trainings.values()})
+                results.append(household_clear(case, day, trainings, self.follow_up_months))
+        return {"federation": scope, "as_of": day.isoformat(), "households": len(results),
+                "clear": sum(1 for r in results if r["clear"]), "cases": results,
+                "next": heads[-1]["case_id"] if len(heads) == limit else None}
+
+    def anomalies(self, scope: str, start: date | None, end: date) -> dict[str, Any]:
+        """Every anomaly found in the subtree's trail from `start` to `end`, each with the indexes proving it."""
+        cases: list[CaseFold] = []
+        budgets, programs = Budgets(), {}
+        for head in self.select_rows(CASES, subtree=("federation", scope)):
+            events = self._events(head["case_id"])
+            kinds = {e["type"] for e in events}
+            if "BudgetAllocated" in kinds:
+                for e in events:
+                    budgets.allocated(e)
+            elif "ProgramCreated" in kinds:
+                programs[head["case_id"]] = roster_of(events)
+            else:
+                cases.append(fold(head["case_id"], events, until=end))
+        wanted = {str(d["program_id"]) for c in cases for d in c.disbursements.values() if d.get("program_id")}
+        programs.update(self._records(wanted - set(programs)))
+        found = anomalies(cases, programs, budgets, start, end, self.follow_up_months)
+        return {"federation": scope, "from": start.isoformat() if start else None, "to": end.isoformat(),
+                "findings": found}
+
+    def _records(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The own records (units, cadres, programs, trainings) of these ids, whatever their federation: they
+        hold no household's data."""
+        return {i: roster_of(events) for i in ids if (events := self._events(i))}
 
     def bundle(self, case_id: str, scope: str | None = None, since: int | None = None) -> dict[str, Any]:
         """What an auditor takes away to verify offline (services/audit/verify.py): the case's entries up to the

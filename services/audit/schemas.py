@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.web.fields import Matching, StrictInteger, Text
+from services.web.fields import Code, Day, Matching, StrictInteger, Text
 
 MAX_INDEX = 2**48  # far beyond any province's trail; keeps sizes and indexes integers a client can hold
 
@@ -132,3 +132,118 @@ class BundleView(Schema):
     openings = fields.Dict(keys=fields.String(), values=fields.Nested(Opening), required=True, metadata={
         "description": "per commitment, the personal value it stands for (erased ones are absent)"})
     consistency = fields.Nested(BundleConsistency, allow_none=True, required=True)
+
+
+# Folds of the trail: the case as of a day, its clarity card, household-clear, anomalies.
+
+Lines = fields.List(fields.Dict(), required=True)
+
+
+class AsOfQuery(Schema):
+    date = Day(required=True, metadata={"description": "the day (China Standard Time) the case is shown as of"})
+
+
+class CardQuery(Schema):
+    as_of = Day(metadata={"description": "the card as of this day (default today)"})
+
+
+class AsOfView(Schema):
+    case_id = fields.String(required=True)
+    as_of = fields.String(required=True)
+    federation = fields.String(required=True, allow_none=True)
+    state = fields.String(required=True, allow_none=True, metadata={
+        "description": "applied, verified, deliberated, on_notice, approved, filed, rejected, withdrawn, exited"})
+    dates = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    category = fields.String(required=True, allow_none=True)
+    causes = fields.List(fields.String(), required=True)
+    filed_periods = Lines
+    pairing = fields.Dict(required=True, allow_none=True)
+    visits = Lines
+    visit_standing = fields.Dict(required=True, metadata={"description": "last visit, next due, overdue"})
+    measures = Lines
+    disbursements = Lines
+    paid_total = fields.String(required=True, metadata={"description": "money paid and kept, CNY"})
+    goods_value = fields.String(required=True, metadata={"description": "value of goods delivered and kept, CNY"})
+    referrals = Lines
+    trainings = Lines
+    entries = fields.Integer(required=True, metadata={"description": "how many of the case's entries count"})
+    last_index = fields.Integer(required=True, allow_none=True)
+
+
+class CardView(Schema):
+    case_id = fields.String(required=True)
+    as_of = fields.String(required=True)
+    federation = fields.String(required=True, allow_none=True)
+    state = fields.String(required=True, allow_none=True)
+    dates = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    worker = fields.Raw(required=True, metadata={"description": "the worker, or \"erased\""})
+    household = fields.Raw(required=True, metadata={"description": "the household, or \"erased\""})
+    category = fields.String(required=True, allow_none=True)
+    causes = fields.List(fields.String(), required=True)
+    pairing = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "helper unit, cadre and contact, with the entries that prove them"})
+    measures = Lines
+    money = Lines
+    goods = Lines
+    referrals = Lines
+    trainings = Lines
+    visits = Lines
+    first_index = fields.Integer(required=True, allow_none=True)
+    last_index = fields.Integer(required=True, allow_none=True)
+
+
+class ClearQuery(Schema):
+    federation = Code(metadata={"description": "a federation in your subtree (default yours)"})
+    as_of = Day(metadata={"description": "default today"})
+    after = Matching(r"[0-9A-Za-z_.:-]{1,100}", "must be a case id from a previous page's next", metadata={
+        "description": "the previous page's `next`"})
+    limit = StrictInteger(text=True, validate=validate.Range(min=1, max=5000), metadata={
+        "description": "cases scanned per page (default 500)"})
+
+
+class ClearItem(Schema):
+    clear = fields.Boolean(required=True)
+    reasons = fields.List(fields.Dict(), required=True, metadata={"description": "each {reason, indexes}"})
+
+
+class ClearCase(Schema):
+    case_id = fields.String(required=True)
+    federation = fields.String(required=True, allow_none=True)
+    clear = fields.Boolean(required=True)
+    failed = fields.List(fields.String(), required=True)
+    items = fields.Dict(keys=fields.String(), values=fields.Nested(ClearItem), required=True, metadata={
+        "description": "basics, money, difficulties, measures, results, pairing"})
+
+
+class ClearView(Schema):
+    federation = fields.String(required=True)
+    as_of = fields.String(required=True)
+    households = fields.Integer(required=True, metadata={"description": "households filed on the day, this page"})
+    clear = fields.Integer(required=True)
+    cases = fields.List(fields.Nested(ClearCase), required=True)
+    next = fields.String(required=True, allow_none=True, metadata={"description": "pass as `after` for more"})
+
+
+class AnomaliesQuery(Schema):
+    federation = Code(metadata={"description": "a federation in your subtree (default yours)"})
+    from_ = Day(data_key="from", metadata={"description": "findings from this day (default: all)"})
+    to = Day(metadata={"description": "findings up to this day; overdue visits as of it (default today)"})
+
+
+class Finding(Schema):
+    check = fields.String(required=True, metadata={"description": "paid_not_filed, over_household_cap, "
+                          "duplicate_festival, duplicate_student, approved_by_requester, approved_by_verifier, "
+                          "paid_without_approval, budget_overrun, visit_overdue, exit_without_reason"})
+    case_id = fields.String(required=True, allow_none=True)
+    federation = fields.String(required=True)
+    on = fields.String(required=True, allow_none=True)
+    detail = fields.String(required=True)
+    indexes = fields.List(fields.Integer(), required=True, metadata={"description": "the entries that prove it"})
+    program_id = fields.String()
+
+
+class AnomaliesView(Schema):
+    federation = fields.String(required=True)
+    from_ = fields.String(required=True, allow_none=True, data_key="from")
+    to = fields.String(required=True)
+    findings = fields.List(fields.Nested(Finding), required=True)

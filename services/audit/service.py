@@ -13,12 +13,21 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from services.audit.application import HistoryNotFound, NotInLog, Trail
+from services.audit.card_page import render
 from services.audit.schemas import (
+    AnomaliesQuery,
+    AnomaliesView,
+    AsOfQuery,
+    AsOfView,
     BundleQuery,
     BundleView,
+    CardQuery,
+    CardView,
     CaseHistoryView,
     CheckpointList,
     CheckpointsQuery,
+    ClearQuery,
+    ClearView,
     ConsistencyProof,
     ConsistencyQuery,
     ErasureRequest,
@@ -38,6 +47,7 @@ route = routes({HistoryNotFound: (404, "not_found"), NotInLog: (404, "not_found"
 HISTORY_READERS = ("auditor", "caseworker", "approver", "admin")
 LOG_READERS = ("auditor", "admin")
 TEXT = "text/plain; charset=utf-8"
+HTML = "text/html; charset=utf-8"
 BINARY = "application/octet-stream"
 # C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] and tile/entries/<N>[.p/<W>], N in 3-digit groups, x on all but the last.
 TILE_PATH = re.compile(r"(entries|[0-9]|[1-5][0-9]|6[0-3])/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([0-9]{1,3}))?")
@@ -116,3 +126,44 @@ class AuditService(Operations):
     def erase(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
         erased = self.trail.erase(case_id, body["subject"], principal.federation)
         return 200, {"case_id": case_id, "subject": body["subject"], "erased": erased}
+
+    @route("GET", "/cases/<case_id>/as-of", roles=HISTORY_READERS, query=AsOfQuery, response=AsOfView,
+           responses={404: "no such case in your federation, or nothing of it recorded by that day"},
+           summary="The case as the trail recorded it by the end of a day: state, pairing, visits, aid, referrals")
+    def case_as_of(self, request: Request, principal: Principal, query: dict[str, Any], case_id: str) -> Reply:
+        return 200, self.trail.as_of(case_id, query["date"], principal.federation)
+
+    @route("GET", "/cases/<case_id>/card", roles=HISTORY_READERS, query=CardQuery, response=CardView,
+           responses={404: "no such household in your federation"},
+           summary="The household's clarity card (明白卡) from the trail, each line with its trail indexes")
+    def case_card(self, request: Request, principal: Principal, query: dict[str, Any], case_id: str) -> Reply:
+        return 200, self.trail.card(case_id, query.get("as_of") or self.trail.today(), principal.federation)
+
+    @route("GET", "/cases/<case_id>/card.html", roles=HISTORY_READERS, query=CardQuery,
+           responses={200: ("the clarity card as a printable zh-CN page (text/html; charset=utf-8)", None),
+                      404: "no such household in your federation"},
+           summary="The household's clarity card (明白卡) as a printable page")
+    def case_card_page(self, request: Request, principal: Principal, query: dict[str, Any], case_id: str) -> Response:
+        card = self.trail.card(case_id, query.get("as_of") or self.trail.today(), principal.federation)
+        return Response(render(card).encode(), status=200, content_type=HTML,
+                        headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; "
+                                 "style-src 'unsafe-inline'"})
+
+    @route("GET", "/household-clear", roles=HISTORY_READERS, query=ClearQuery, response=ClearView,
+           summary="户户清: for each household filed on a day, which of the six clear items fail and why")
+    def household_clear(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
+        root = query.get("federation") or principal.federation
+        principal.require_covers(root)
+        return 200, self.trail.household_clear(root, query.get("as_of") or self.trail.today(), query.get("after"),
+                                                query.get("limit", 500))
+
+    @route("GET", "/anomalies", roles=LOG_READERS, query=AnomaliesQuery, response=AnomaliesView,
+           summary="Anomalies (跑冒滴漏) found in the trail alone, each with the entries that prove it")
+    def anomalies(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
+        root = query.get("federation") or principal.federation
+        principal.require_covers(root)
+        end = query.get("to") or self.trail.today()
+        start = query.get("from_")
+        if start is not None and start > end:
+            raise BadRequest("invalid query", {"from": ["must not be after to"]})
+        return 200, self.trail.anomalies(root, start, end)

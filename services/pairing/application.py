@@ -21,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from services.config import setting
 from services.contracts import Envelope, EventRefused
 from services.contracts.federation import ancestry, in_subtree
 from services.eventstore import Claim, ClaimConflict, IndexedApplication, Put, Release, Table
@@ -100,14 +101,6 @@ class NotYourHousehold(Exception):
 
 class ConcurrentChange(Exception):
     """Another request changed the same aggregate meanwhile; nothing was stored."""
-
-
-def setting(env: Any, name: str, default: int, least: int, most: int) -> int:
-    """A whole-number setting of the service, refused at start (not at the first query) if it is not one."""
-    text = str(env.get(name) or default)
-    if not text.isascii() or not text.isdigit() or not least <= int(text) <= most:
-        raise ValueError(f"{name} must be a whole number from {least} to {most}, not {text!r}")
-    return int(text)
 
 
 # Tables a batch reads once per query (its own writes merged on top). Slots may be cached too: a slot
