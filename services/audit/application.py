@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -18,7 +18,7 @@ from eventsourcing.persistence import Tracking
 from services.audit import log
 from services.audit.anomalies import Budgets, anomalies
 from services.audit.entries import Secret, Source, rejected_event, reveal, seal
-from services.audit.fold import CST, CaseFold, as_of_view, card, fold, household_clear, roster_of
+from services.audit.fold import CaseFold, as_of_view, card, fold, household_clear, roster_of
 from services.audit.log import CASES, CHECKPOINTS, ENTRIES, SECRETS, Append, Head, stored_tree
 from services.audit.merkle import TILE_WIDTH, encode_entry_bundle, tile_width
 from services.audit.note import Checkpoint, Signer, sign_checkpoint
@@ -49,8 +49,8 @@ class Trail(IndexedApplication):
         self.follow_up_months = setting(self.env, "PAIRING_FOLLOW_UP_MONTHS", FOLLOW_UP_MONTHS, 0, 120)
 
     def today(self) -> date:
-        """The day in China (the domain's business dates); tests may fix it."""
-        return datetime.now(CST).date()
+        """The day business dates are checked against, as in every service (the machine's clock)."""
+        return date.today()
 
     # Appending (the sequencer only).
 
@@ -186,7 +186,7 @@ class Trail(IndexedApplication):
     # Folds of the trail: the case as of a day, its clarity card, household-clear, anomalies.
 
     def as_of(self, case_id: str, day: date, scope: str | None = None) -> dict[str, Any]:
-        """The case as the trail recorded it by the end of `day` (China Standard Time)."""
+        """The case as the trail recorded it by the end of `day`."""
         self._federation(case_id, scope)
         case = fold(case_id, self._events(case_id), until=day)
         if not case.indexes:

@@ -5,8 +5,9 @@ revealed where they are still kept, "erased" where not), so it checks the servic
 a bug in aid shows up here as an anomaly (services/audit/anomalies.py), not as a missing line.
 
 Two clocks, kept apart on purpose:
-- *recorded*: an entry counts for "as of day D" if its event occurred (in its service) by the end of D, China
-  Standard Time. The as-of view is what the record said on that day.
+- *recorded*: an entry counts for "as of day D" if its event occurred (in its service) by the end of D, in
+  the machine's time zone like every service's "today" (China Standard Time in production). The as-of view
+  is what the record said on that day.
 - *business dates* carried by the events (filed_on, exited_on, paid_on, visited_on…): the filed periods and
   the visits owed are computed from them, as the services compute them.
 """
@@ -15,13 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from services.pairing.visits import FOLLOW_UP_MONTHS, Period, next_due, overdue
 
-CST = timezone(timedelta(hours=8), "CST")
 ERASED = "erased"
 # What state each intake event puts a case in (CaseDeliberated and ObjectionResolved depend on the payload).
 STATES = {"CaseOpened": "applied", "CaseVerified": "verified", "NoticePublished": "on_notice",
@@ -35,8 +35,9 @@ REVIEW_EVERY = timedelta(days=366)  # 年度复核: a filed case is reviewed at 
 
 
 def recorded_on(entry: Mapping[str, Any]) -> date:
-    """The day (China Standard Time) the entry's event occurred in its service."""
-    return datetime.fromisoformat(str(entry["occurred_at"])).astimezone(CST).date()
+    """The day the entry's event occurred in its service, in the machine's time zone (as every service's
+    business dates are: production runs with TZ=Asia/Shanghai)."""
+    return datetime.fromisoformat(str(entry["occurred_at"])).astimezone().date()
 
 
 def day(text: Any) -> date | None:

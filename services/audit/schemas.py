@@ -140,7 +140,7 @@ Lines = fields.List(fields.Dict(), required=True)
 
 
 class AsOfQuery(Schema):
-    date = Day(required=True, metadata={"description": "the day (China Standard Time) the case is shown as of"})
+    date = Day(required=True, metadata={"description": "the case as recorded by the end of this day"})
 
 
 class CardQuery(Schema):
