@@ -14,6 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.audit.application import HistoryNotFound, NotInLog, Trail
 from services.audit.card_page import render
+from services.audit.metrics import GAUGES
 from services.audit.schemas import (
     AnomaliesQuery,
     AnomaliesView,
@@ -36,6 +37,7 @@ from services.audit.schemas import (
     InclusionQuery,
 )
 from services.audit.sequencer import Sequencer
+from services.metrics.gauges import GaugeFeed
 from services.runtime.store import EventStore
 from services.runtime.waker import HubWaker
 from services.web.auth import Principal
@@ -61,6 +63,7 @@ class AuditService(Operations):
     trail: Trail = EventStore(Trail)
     sequencer = Sequencer()
     waker = HubWaker()
+    gauges = GaugeFeed(GAUGES, "trail")  # checkpoint age and log size, read from the store on every replica
 
     @route("GET", "/log/checkpoint", roles=LOG_READERS,
            responses={200: ("the newest signed checkpoint: a C2SP checkpoint in a C2SP signed note "

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.flows import file_case, register_cadres, wait_for
+from tests.e2e.flows import file_case, metric, register_cadres, wait_for
 from tests.harness.services import ProcessSystem, environment
 
 pytestmark = pytest.mark.kafka
@@ -118,3 +118,8 @@ def test_card_as_of_and_anomalies_come_from_real_events_and_catch_a_payment_afte
     pairing = clear["cases"][0]["items"]["pairing"]["reasons"]  # paired, but filed in March and never visited
     assert len(pairing) == 1 and "overdue" in pairing[0]["reason"]
 
+
+    # The trail's metrics, read from the store: its size, the checkpoint's age (signed at most 10 s apart).
+    assert metric(system, "audit", "relief_trail_log_size") >= max(index_of) + 1
+    assert 0 <= metric(system, "audit", "relief_trail_checkpoint_age_seconds") < 30
+    assert metric(system, "audit", "relief_trail_entries_total", topic="relief.aid.aid-events") >= 4
