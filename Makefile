@@ -10,7 +10,7 @@ ROLE ?= caseworker
 FED  ?= gs
 USER ?= dev
 
-.PHONY: help venv run test test-unit lint token audit-key verify bench kafka-jars postgres go-modules lock clean manifests
+.PHONY: help venv run test test-unit lint token audit-key verify replay bench kafka-jars postgres go-modules lock clean manifests
 
 help:
 	@echo "make run      - the whole system on this machine (embedded transport, SQLite under ./var)"
@@ -19,6 +19,7 @@ help:
 	@echo "make token ROLE=caseworker FED=gs.by USER=li - print a bearer token"
 	@echo "make audit-key - print the verifier key of the audit trail's checkpoints"
 	@echo "make verify BUNDLE=file [KEY=...] [SAVED=file] - check a case bundle of the trail offline"
+	@echo "make replay [INTO=store URL] - rebuild the trail from its source topics and compare it with the live one"
 	@echo "make manifests - render k8s/ from services/catalog.py"
 	@echo "make bench    - the benchmarks under bench/ (figures go in docs/benchmarks.md)"
 
@@ -43,6 +44,9 @@ audit-key: venv
 verify: venv
 	@test -n "$(BUNDLE)" || { echo "usage: make verify BUNDLE=file [KEY=verifier key] [SAVED=checkpoint file]"; exit 2; }
 	@$(PY) -m services.audit.verify "$(BUNDLE)" $(if $(KEY),--key "$(KEY)") $(if $(SAVED),--saved "$(SAVED)")
+
+replay: venv
+	@$(PY) -m services.audit.replay $(if $(INTO),--into "$(INTO)")
 
 kafka-jars:
 	@bash deploy/kafka/fetch-jars.sh >/dev/null
