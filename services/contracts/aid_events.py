@@ -5,31 +5,59 @@ Money is a decimal string with two places in CNY ("1000.00"). Events about a hou
 case id; a program, a budget, a batch or a training is about no one household, so its envelope's
 `case_id` holds its own id (as pairing's roster events do, decisions.md). Every disbursement step carries
 its amount, the program kind, the version of the rules it was decided on and who acted. No name, ID number
-or phone leaves aid: a beneficiary or a person is a member's keyed digest (or "worker").
+or phone leaves aid: a beneficiary or a person is a member's keyed digest (or "worker"). Every field is
+bounded as aid's requests bound it, or as long as what aid writes itself may be (bounds.py: every event
+must fit one trail entry).
 """
 
 from marshmallow import Schema, fields, validate
 
-Text = fields.String(required=True)
-Yuan = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{1,10}\.[0-9]{2}\Z"))
-MaybeYuan = fields.String(required=True, allow_none=True, validate=validate.Regexp(r"^[0-9]{1,10}\.[0-9]{2}\Z"))
-Person = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}\Z"))
-KINDS = ["festival", "education", "medical", "mutual_insurance", "living", "emergency", "startup", "goods"]
+from services.contracts.bounds import (
+    CODE,
+    DIGEST_PATTERN,
+    LOGIN,
+    NAME,
+    REASON,
+    REFERENCE,
+    TITLE,
+    YUAN_PATTERN,
+    count,
+    federation,
+    integer,
+    listing,
+    text,
+    uuid,
+    whole,
+)
+
+By = text(LOGIN)  # a login name, or "aid" for what aid does itself
+Yuan = whole(YUAN_PATTERN)
+MaybeYuan = whole(YUAN_PATTERN, allow_none=True)
+Person = whole(DIGEST_PATTERN)
+Kind = fields.String(required=True, validate=validate.OneOf(
+    ["festival", "education", "medical", "mutual_insurance", "living", "emergency", "startup", "goods"]))
+CHECKS = 20  # a decision makes at most 9
+DETAIL = 200  # a check's detail (aid writes at most about 100): amounts, dates, a festival, categories, causes
+ITEMS = 50  # lines of goods in one delivery
+QUANTITY = 20  # a quantity of goods as text ("100000")
+UNIT = 20  # the unit it is counted in
+CATEGORIES = 3  # intake's categories
+CAUSES = 8  # intake's causes
 
 
 class Rule(Schema):
-    share = fields.String()
-    cap = fields.String()
-    max = fields.String()
+    share = text(CODE, required=False)
+    cap = whole(YUAN_PATTERN, required=False)
+    max = whole(YUAN_PATTERN, required=False)
 
 
 class Eligibility(Schema):
     include_exited = fields.Boolean(required=True)
-    categories = fields.List(fields.String(), required=True)
-    causes = fields.List(fields.String(), required=True)
+    categories = listing(text(CODE), CATEGORIES)
+    causes = listing(text(CODE), CAUSES)
     household_cap = MaybeYuan
-    min_members = fields.Integer(required=True, allow_none=True)
-    max_members = fields.Integer(required=True, allow_none=True)
+    min_members = integer(1, 30, allow_none=True)
+    max_members = integer(1, 30, allow_none=True)
 
 
 class Terms(Schema):
@@ -39,173 +67,173 @@ class Terms(Schema):
 
 
 class ProgramCreated(Schema):
-    program_id = fields.UUID(required=True)
-    name = Text
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    year = fields.Integer(required=True)
-    festival = fields.String(required=True, allow_none=True)
-    help = Text
-    version = fields.Integer(required=True)
+    program_id = uuid()
+    name = text(TITLE)
+    kind = Kind
+    year = integer(2000, 2100)
+    festival = text(CODE, allow_none=True)
+    help = text(CODE)
+    version = count()
     terms = fields.Nested(Terms, required=True)
-    by = Text
+    by = By
 
 
 class ProgramRevised(Schema):
-    program_id = fields.UUID(required=True)
-    version = fields.Integer(required=True)
+    program_id = uuid()
+    version = count()
     terms = fields.Nested(Terms, required=True)
-    reason = Text
-    by = Text
+    reason = text(REASON)
+    by = By
 
 
 class BudgetAllocated(Schema):
     """A federation's budget of a program set to `amount`; `delta` came out of (or went back to) the parent."""
 
-    program_id = fields.UUID(required=True)
+    program_id = uuid()
     amount = Yuan
-    delta = fields.String(required=True, validate=validate.Regexp(r"^-?[0-9]{1,10}\.[0-9]{2}\Z"))
-    by = Text
+    delta = whole(r"^-?[0-9]{1,10}\.[0-9]{2}\Z")
+    by = By
 
 
 class Check(Schema):
-    check = Text
+    check = text(CODE)
     passed = fields.Boolean(required=True)
-    detail = Text
+    detail = text(DETAIL)
 
 
 class Decision(Schema):
-    rule_version = fields.Integer(required=True)
+    rule_version = count()
     passed = fields.Boolean(required=True)
-    checks = fields.List(fields.Nested(Check), required=True, validate=validate.Length(max=20))
+    checks = listing(fields.Nested(Check), CHECKS)
 
 
 class Item(Schema):
-    item = Text
-    quantity = Text
-    unit = Text
+    item = text(NAME)
+    quantity = text(QUANTITY)
+    unit = text(UNIT)
     value = Yuan
 
 
 class DisbursementRequested(Schema):
-    disbursement_id = fields.UUID(required=True)
-    program_id = fields.UUID(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    disbursement_id = uuid()
+    program_id = uuid()
+    kind = Kind
     form = fields.String(required=True, validate=validate.OneOf(["money", "goods"]))
     amount = Yuan
-    items = fields.List(fields.Nested(Item), required=True, allow_none=True, validate=validate.Length(max=50))
+    items = listing(fields.Nested(Item), ITEMS, allow_none=True)
     delivered_on = fields.Date(required=True, allow_none=True)
-    reason = fields.String(required=True)
-    beneficiary = fields.String(required=True, allow_none=True, validate=validate.Regexp(r"^[0-9a-f]{64}\Z"))
-    batch_id = fields.UUID(required=True, allow_none=True)
-    budget_federation = Text
+    reason = text(REASON)
+    beneficiary = whole(DIGEST_PATTERN, allow_none=True)
+    batch_id = uuid(allow_none=True)
+    budget_federation = federation()
     decision = fields.Nested(Decision, required=True)
     requested_on = fields.Date(required=True)
-    by = Text
+    by = By
 
 
 class DisbursementStep(Schema):
     """One step after the request: approved, rejected, paid, confirmed, failed, reversed or cancelled."""
 
-    disbursement_id = fields.UUID(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    disbursement_id = uuid()
+    kind = Kind
     amount = Yuan
-    rule_version = fields.Integer(required=True)
+    rule_version = count()
     on = fields.Date(required=True)
-    reason = fields.String(required=True, allow_none=True)
-    by = Text
+    reason = text(REASON, allow_none=True)
+    by = By
 
 
 class DisbursementPaid(DisbursementStep):
-    bank_reference = Text
+    bank_reference = text(REFERENCE)
 
 
 class DisbursementConfirmed(DisbursementStep):
-    confirmed_by = Text
+    confirmed_by = text(NAME)
 
 
 class BatchCreated(Schema):
-    batch_id = fields.UUID(required=True)
-    program_id = fields.UUID(required=True)
-    reason = Text
-    rule_version = fields.Integer(required=True)
+    batch_id = uuid()
+    program_id = uuid()
+    reason = text(REASON)
+    rule_version = count()
     amount = Yuan
-    included = fields.Integer(required=True)
+    included = count()
     total = Yuan
-    by = Text
+    by = By
 
 
 class BatchExcluded(Schema):
     """A filed household a batch left out, with the checks it failed (keyed by its case)."""
 
-    batch_id = fields.UUID(required=True)
-    failed = fields.List(fields.Nested(Check), required=True, validate=validate.Length(max=20))
+    batch_id = uuid()
+    failed = listing(fields.Nested(Check), CHECKS)
 
 
 class BatchApproved(Schema):
-    batch_id = fields.UUID(required=True)
-    approved = fields.Integer(required=True)
+    batch_id = uuid()
+    approved = count()
     total = Yuan
     on = fields.Date(required=True)
-    by = Text
+    by = By
 
 
 class BankResultsImported(Schema):
-    batch_id = fields.UUID(required=True)
-    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}\Z"))
-    paid = fields.Integer(required=True)
-    failed = fields.Integer(required=True)
-    refused = fields.Integer(required=True)
-    by = Text
+    batch_id = uuid()
+    sha256 = whole(DIGEST_PATTERN)
+    paid = count()
+    failed = count()
+    refused = count()
+    by = By
 
 
 class ReferralMade(Schema):
-    referral_id = fields.UUID(required=True)
+    referral_id = uuid()
     person = Person
-    employer = Text
-    position = Text
+    employer = text(TITLE)
+    position = text(TITLE)
     monthly_wage_offered = MaybeYuan
     referred_on = fields.Date(required=True)
-    by = Text
+    by = By
 
 
 class ReferralOutcome(Schema):
-    referral_id = fields.UUID(required=True)
+    referral_id = uuid()
     outcome = fields.String(required=True, validate=validate.OneOf(["interviewed", "hired", "not_hired"]))
     monthly_wage = MaybeYuan
     recorded_on = fields.Date(required=True)
-    by = Text
+    by = By
 
 
 class TrainingCreated(Schema):
-    training_id = fields.UUID(required=True)
-    course = Text
-    provider = Text
+    training_id = uuid()
+    course = text(TITLE)
+    provider = text(TITLE)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
-    by = Text
+    by = By
 
 
 class TrainingEnrolled(Schema):
-    training_id = fields.UUID(required=True)
+    training_id = uuid()
     person = Person
     enrolled_on = fields.Date(required=True)
-    by = Text
+    by = By
 
 
 class TrainingCompleted(Schema):
-    training_id = fields.UUID(required=True)
+    training_id = uuid()
     person = Person
     completed_on = fields.Date(required=True)
-    certificate = Text
-    by = Text
+    certificate = text(REFERENCE)
+    by = By
 
 
 class TrainingDroppedOut(Schema):
-    training_id = fields.UUID(required=True)
+    training_id = uuid()
     person = Person
     dropped_on = fields.Date(required=True)
-    reason = Text
-    by = Text
+    reason = text(REASON)
+    by = By
 
 
 SCHEMAS: dict[str, type[Schema]] = {

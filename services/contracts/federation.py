@@ -6,8 +6,10 @@ import re
 from functools import lru_cache
 
 # Lower-case ASCII parts joined by dots, as a bare pattern (for documents such as OpenAPI) and compiled to
-# match the whole value: `\Z`, not `$`, which would let a trailing newline through (`gs.by\n`).
-FEDERATION_PATTERN = r"[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*"
+# match the whole value: `\Z`, not `$`, which would let a trailing newline through (`gs.by\n`). At most 8
+# levels (province to village is 5) of at most 24 characters each, so a code is at most 199 characters:
+# every event carries one, and some carry a case's whole ancestry (docs/events.md, "Size").
+FEDERATION_PATTERN = r"[a-z][a-z0-9]{0,23}(\.[a-z][a-z0-9]{0,23}){0,7}"
 FEDERATION_CODE = re.compile(rf"^{FEDERATION_PATTERN}\Z")
 
 
