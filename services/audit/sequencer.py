@@ -30,7 +30,6 @@ from services.audit.note import Signer
 from services.contracts import DEAD_LETTER_TOPIC, Envelope, InvalidEvent, decode
 from services.contracts.topics import TOPICS
 from services.metrics import (
-    CONSUMER_LAG,
     EVENTS_CONSUMED,
     TRAIL_APPEND_SECONDS,
     TRAIL_APPENDED,
@@ -42,6 +41,7 @@ from services.metrics import (
 )
 from services.runtime import failpoints
 from services.runtime.consumer import park
+from services.runtime.lag import LagReporter
 from services.runtime.store import EventStore
 from services.transport import Message, Publisher, Subscription, transport_for
 
@@ -78,6 +78,7 @@ class Sequencer(DependencyProvider):
 
     def start(self) -> None:
         self.container.spawn_managed_thread(self._run)
+        self.container.spawn_managed_thread(self._report_lag)
 
     def stop(self) -> None:
         self.stopping = True
@@ -157,7 +158,6 @@ class Sequencer(DependencyProvider):
                 try:
                     head = self._append(trail, messages, dead_letters) if messages else None
                     self._checkpoint(trail, head)
-                    self._report(subscription)
                 except Exception as exc:
                     self._stalled(exc, messages, backoff)
                     subscription.close()  # read again from the recorded positions
@@ -215,10 +215,11 @@ class Sequencer(DependencyProvider):
         TRAIL_APPEND_SECONDS.observe(time.perf_counter() - started)
         return Head(append.size, append.root())
 
-    def _report(self, subscription: Subscription) -> None:
-        """Export the lag of every partition read, as every consumer does."""
-        for (topic, partition), lag in subscription.lag().items():
-            CONSUMER_LAG.labels("audit", topic, str(partition)).set(lag)
+    def _report_lag(self) -> None:
+        """Every source partition's lag against the positions recorded with the log, on every replica (a
+        standby too: it shows the lag growing if the active sequencer freezes)."""
+        reporter = LagReporter("audit", self.topics, self._trail().position)
+        reporter.run(transport_for(self.container.config["TRANSPORT_URL"]), lambda: self.stopping)
 
     def _checkpoint(self, trail: Trail, head: Head | None = None) -> None:
         """Sign a checkpoint if one is due; `head`: the log's head if this sequencer just appended."""

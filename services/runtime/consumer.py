@@ -25,7 +25,6 @@ from nameko.extensions import Entrypoint
 from services.contracts import DEAD_LETTER_TOPIC, EventRefused, InvalidEvent, decode
 from services.eventstore import ClaimConflict, IndexedApplication
 from services.metrics import (
-    CONSUMER_LAG,
     CONSUMER_STALLED,
     DEAD_LETTERED,
     DELIVERY_SECONDS,
@@ -35,6 +34,7 @@ from services.metrics import (
 )
 from services.runtime import failpoints
 from services.runtime.batch import Batch, Delivery
+from services.runtime.lag import LagReporter
 from services.runtime.store import EventStore
 from services.transport import Fenced, Message, Publisher, PublishFailed, Subscription, transport_for
 
@@ -70,12 +70,12 @@ class EventConsumer(Entrypoint):
         self._stalls: dict[Partition, Stall] = {}
         self._fenced: str | None = None
         self._retrying: str | None = None  # why the current batch could not be committed yet
-        self._lag_reported: set[Partition] = set()
         self._recorded: dict[str, Message] = {}  # per partition, the last message whose position is recorded
 
     def start(self) -> None:
         self._done.clear()
         self.container.spawn_managed_thread(self._consume_forever)
+        self.container.spawn_managed_thread(self._report_lag)
 
     def stop(self) -> None:
         self._stopping = True
@@ -134,7 +134,6 @@ class EventConsumer(Entrypoint):
                 messages = [m for m in subscription.poll(0.5) if (m.topic, m.partition) not in self._stalls]
                 if messages:
                     self._apply(app, messages, subscription, dead_letters)
-                self._report(subscription)
                 if messages or time.monotonic() - recommitted > RECOMMIT_SECONDS:
                     owned = {f"{t}:{p}" for t, p in subscription.assigned() or ()}
                     self._recorded = {name: m for name, m in self._recorded.items() if name in owned}
@@ -293,15 +292,11 @@ class EventConsumer(Entrypoint):
             age = (now - delivery.envelope.occurred_at).total_seconds()
             DELIVERY_SECONDS.labels(service, topic).observe(max(0.0, age))
 
-    def _report(self, subscription: Subscription) -> None:
-        """Export the lag of the partitions this replica reads; drop those a rebalance took away."""
-        service = self.container.service_name
-        lags = subscription.lag()
-        for topic, partition in self._lag_reported - set(lags):
-            CONSUMER_LAG.remove(service, topic, str(partition))
-        for (topic, partition), lag in lags.items():
-            CONSUMER_LAG.labels(service, topic, str(partition)).set(lag)
-        self._lag_reported = set(lags)
+    def _report_lag(self) -> None:
+        """Every partition's lag from the store's positions, whatever this replica reads (services/runtime/lag.py)."""
+        app = self._app()
+        reporter = LagReporter(self.container.service_name, self.topics, app.position)
+        reporter.run(transport_for(self.container.config["TRANSPORT_URL"]), lambda: self._stopping)
 
     def _until_done(self, step: Any, what: str) -> None:
         backoff = 0.5

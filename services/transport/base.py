@@ -52,9 +52,6 @@ class Subscription(Protocol):
     def poll(self, timeout: float) -> Sequence[Message]:
         """Return the next messages in partition order, waiting up to timeout seconds for one."""
 
-    def lag(self) -> dict[tuple[str, int], int]:
-        """Return, per partition read so far, how many messages are behind its end."""
-
     def commit(self, messages: Sequence[Message]) -> None:
         """Tell the transport these were processed (an operator's view; consumers track their own)."""
 
@@ -85,5 +82,8 @@ class Transport(Protocol):
 
     def last_headers(self, topic: str) -> dict[int, dict[str, str]]:
         """The headers of the newest message of each partition of the topic that has one."""
+
+    def end_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        """The end (the offset the next message will get) of every partition of these topics that exists."""
 
     def close(self) -> None: ...

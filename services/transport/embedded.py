@@ -76,9 +76,9 @@ class EmbeddedTransport:
                 found = self._read(positions, limit)
             return found
 
-    def ends(self, topics: Sequence[str]) -> dict[str, int]:
+    def end_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
         with self._lock:
-            return {topic: self._end(topic) for topic in topics}
+            return {(topic, PARTITION): self._end(topic) for topic in topics}
 
     def _end(self, topic: str) -> int:
         """The offset the next message of this topic will get."""
@@ -134,10 +134,6 @@ class EmbeddedSubscription:
         for message in messages:
             self._next[message.topic] = message.offset + 1
         return messages
-
-    def lag(self) -> dict[tuple[str, int], int]:
-        ends = self._transport.ends(list(self._next))
-        return {(topic, PARTITION): ends[topic] - self._next[topic] for topic in self._next}
 
     def commit(self, messages: Sequence[Message]) -> None:
         """Positions live with the consumer's own store; the embedded log keeps none."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +30,8 @@ class KafkaTransport:
         self.bootstrap = bootstrap.split(",")
         self.replication = replication
         self.client_id = client_id
+        self._offsets: KafkaConsumer | None = None  # end_offsets' client, made on first use
+        self._offsets_lock = threading.Lock()
 
     def publisher(self) -> KafkaPublisher:
         return KafkaPublisher(
@@ -112,8 +115,24 @@ class KafkaTransport:
         finally:
             consumer.close(autocommit=False)
 
+    def end_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        """Every partition's end, asked of the brokers (within 5 s) by a client of this transport's own that
+        belongs to no group."""
+        with self._offsets_lock:
+            if self._offsets is None:
+                self._offsets = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-lag",
+                                              enable_auto_commit=False, request_timeout_ms=5000, **RECONNECT)
+            partitions = [TopicPartition(t, p) for t in topics for p in sorted(self._offsets.partitions_for_topic(t)
+                                                                                or ())]
+            ends = self._offsets.end_offsets(partitions, timeout_ms=5000) if partitions else {}
+            return {(tp.topic, tp.partition): int(end) for tp, end in ends.items()}
+
     def close(self) -> None:
-        """Clients are owned by the publishers and subscriptions handed out."""
+        """Clients are owned by the publishers and subscriptions handed out, but for the offsets client."""
+        with self._offsets_lock:
+            if self._offsets is not None:
+                self._offsets.close(autocommit=False)
+                self._offsets = None
 
 
 class KafkaPublisher:
@@ -159,7 +178,6 @@ class KafkaSubscription:
     def __init__(self, consumer: KafkaConsumer, listener: _ResumeFromTracking):
         self._consumer = consumer
         self._listener = listener
-        self._seen: dict[TopicPartition, int] = {}
 
     def poll(self, timeout: float) -> list[Message]:
         try:
@@ -167,24 +185,12 @@ class KafkaSubscription:
         except FencedInstanceIdError as exc:
             raise Fenced(str(exc)) from exc
         messages = []
-        for tp, records in batches.items():
+        for records in batches.values():
             for r in records:
                 headers = {k: (v or b"").decode(errors="replace") for k, v in (r.headers or [])}
                 key = r.key.decode(errors="replace") if r.key is not None else None
                 messages.append(Message(r.topic, r.partition, r.offset, key, r.value, headers))
-            if records:
-                self._seen[tp] = records[-1].offset + 1
         return messages
-
-    def lag(self) -> dict[tuple[str, int], int]:
-        lags = {}
-        assigned = self._consumer.assignment()
-        self._seen = {tp: offset for tp, offset in self._seen.items() if tp in assigned}
-        for tp in assigned:
-            end = self._consumer.highwater(tp)
-            if end is not None and tp in self._seen:
-                lags[(tp.topic, tp.partition)] = max(0, end - self._seen[tp])
-        return lags
 
     def commit(self, messages: Sequence[Message]) -> None:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
