@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
 import jwt
 
+from services.contracts.bounds import LOGIN
 from services.contracts.federation import FEDERATION_CODE, in_subtree
 
 ROLES = ("caseworker", "approver", "cadre", "auditor", "admin")
 ALGORITHM = "HS256"
+# A login name goes into events as their `by`: as the contracts bound it (printable, at most LOGIN characters).
+USER = re.compile(rf"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{{1,{LOGIN}}}")
 
 
 class Unauthenticated(Exception):
@@ -45,6 +49,8 @@ def issue_token(secret: str, user: str, role: str, federation: str, ttl_seconds:
     """Sign a token for a user; used by `make token` and by tests."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if USER.fullmatch(user) is None:
+        raise ValueError(f"a login name is 1 to {LOGIN} printable characters")
     if not FEDERATION_CODE.match(federation):
         raise ValueError(f"federation {federation!r} is not a code like gs or gs.by")
     now = int(time.time())
@@ -82,7 +88,9 @@ def _verify(secret: str, authorization: str) -> tuple[Principal, float]:
         )
     except jwt.PyJWTError as exc:
         raise Unauthenticated(f"invalid token: {exc}") from None
-    role, federation = claims.get("role"), claims.get("fed")
+    role, federation, user = claims.get("role"), claims.get("fed"), claims["sub"]
     if role not in ROLES or not isinstance(federation, str) or not FEDERATION_CODE.match(federation):
         raise Unauthenticated("token lacks a valid role or federation")
-    return Principal(user=str(claims["sub"]), role=role, federation=federation), float(claims["exp"])
+    if not isinstance(user, str) or USER.fullmatch(user) is None:
+        raise Unauthenticated(f"token's subject is not a login name (1 to {LOGIN} printable characters)")
+    return Principal(user=user, role=role, federation=federation), float(claims["exp"])

@@ -45,3 +45,20 @@ def test_unknown_roles_and_bad_federation_codes_cannot_be_issued():
         issue_token(SECRET, "li", "boss", "gs")
     with pytest.raises(ValueError):
         issue_token(SECRET, "li", "caseworker", "GS BY")
+
+
+@pytest.mark.parametrize("user", ["", "a" * 101, "li\nroot", "li\x00", 42])
+def test_a_token_whose_subject_no_event_could_carry_is_refused(user):
+    now = int(time.time())
+    token = jwt.encode({"sub": user, "role": "caseworker", "fed": "gs.by", "iat": now, "exp": now + 60}, SECRET,
+                       algorithm="HS256")
+    with pytest.raises(Unauthenticated):  # an event's `by` is a printable login name of at most 100 characters
+        read_token(SECRET, f"Bearer {token}")
+    if isinstance(user, str):
+        with pytest.raises(ValueError, match="login name"):
+            issue_token(SECRET, user, "caseworker", "gs.by")
+
+
+def test_a_long_chinese_login_name_is_a_login_name():
+    token = issue_token(SECRET, "王" * 100, "caseworker", "gs.by")
+    assert read_token(SECRET, f"Bearer {token}").user == "王" * 100
