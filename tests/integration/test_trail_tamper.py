@@ -170,7 +170,7 @@ def served(store, world, tmp_path) -> Iterator[Served]:
 def _answers(url: str) -> bool:
     try:
         return requests.get(url + "/health", timeout=1).ok
-    except requests.ConnectionError:
+    except requests.RequestException:  # not listening yet, or too busy starting to answer
         return False
 
 
