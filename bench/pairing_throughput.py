@@ -266,9 +266,9 @@ def outbox_drained(transport: EmbeddedTransport, events: int, timeout: float) ->
     """Wait until pairing's relay has published `events` events; return when."""
     topic = TOPICS["pairing"]
     deadline = time.perf_counter() + timeout
-    while transport.ends([topic])[topic] < events:
+    while transport.end_offsets([topic])[(topic, 0)] < events:
         if time.perf_counter() > deadline:
-            raise TimeoutError(f"pairing published {transport.ends([topic])[topic]} of {events} events")
+            raise TimeoutError(f"pairing published {transport.end_offsets([topic])[(topic, 0)]} of {events} events")
         time.sleep(0.05)
     return time.perf_counter()
 

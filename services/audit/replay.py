@@ -86,7 +86,7 @@ class EmbeddedLog:
         return [(topic, 0) for topic in self.topics]
 
     def bounds(self) -> dict[Partition, tuple[int, int]]:
-        return {(topic, 0): (0, end) for topic, end in self.transport.ends(self.topics).items()}
+        return {partition: (0, end) for partition, end in self.transport.end_offsets(self.topics).items()}
 
     def read(self, topic: str, partition: int, offset: int, limit: int) -> list[Message]:
         return list(self.transport.read({topic: offset}, limit, 0))

@@ -4,6 +4,7 @@ checkpoint saved earlier); then erasure leaves it verifying, and one changed byt
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -99,6 +100,12 @@ def offline(system: ProcessSystem, case_id: str, saved: str, tmp: Path) -> subpr
                            "--saved", str(tmp / "saved")], capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
+def tool(system: ProcessSystem, module: str, *args: str) -> subprocess.CompletedProcess:
+    """One of the trail's command-line tools (services/audit/<module>.py), in the system's environment."""
+    return subprocess.run([sys.executable, "-m", f"services.audit.{module}", *args], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, env={**os.environ, **system.env})
+
+
 def test_the_go_client_verifies_the_live_trail_through_erasure_and_fails_on_a_changed_byte(audit, tlogclient,
                                                                                             tmp_path):
     system, data = audit
@@ -136,11 +143,19 @@ def test_the_go_client_verifies_the_live_trail_through_erasure_and_fails_on_a_ch
     assert offline(system, amended_case, saved, tmp_path).returncode == 0  # make verify, after the erasure too
 
     system.stop("audit")
+    replayed = tool(system, "replay")  # make replay: the whole trail rebuilt from the embedded log, after erasure
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert f"replayed {COUNT + 1:,} of the live trail's {COUNT + 1:,} entries" in replayed.stdout
+    assert "5 erased, not re-derived" in replayed.stdout
+    checked = tool(system, "logcheck", "--store", service_config("audit", system.env)["STORE_URL"])
+    assert checked.returncode == 0 and f"ok: {COUNT + 1:,} entries" in checked.stdout, checked.stdout
     with sqlite3.connect(data / "audit.db") as db:  # one byte of entry 1000: "CaseFiled" becomes "CaseFilee"
         (entry,) = db.execute("SELECT entry FROM trail_entries WHERE idx = ?", (f"{1000:012d}",)).fetchone()
         db.execute("UPDATE trail_entries SET entry = ? WHERE idx = ?",
                    (entry.replace("CaseFiled", "CaseFilee"), f"{1000:012d}"))
     system.start(extra={"RELIEF_AUDIT_CHECKPOINT_SECONDS": "1"})
+    assert "FAIL entry 1000" in tool(system, "logcheck", "--store",
+                                     service_config("audit", system.env)["STORE_URL"]).stdout
     tampered = go(tlogclient, system, tmp_path, saved, "-check-entries")
     assert tampered.returncode == 1 and "FAIL entry bundles" in tampered.stdout, tampered.stdout
     tampered_case = messages[1000 % 500][0]  # entry 1000 is one of this case's
