@@ -80,10 +80,15 @@ class Sequencer(DependencyProvider):
         self.container.spawn_managed_thread(self._run)
         self.container.spawn_managed_thread(self._report_lag)
 
+    stops_before_store = True  # the store's stop() stops the sequencer first, so its lease is released
+
     def stop(self) -> None:
+        """Stop appending and release the lease (at once, not after it expires); a second call does nothing."""
         self.stopping = True
         self._done.wait()
         if self.leader:
+            self.leader = False
+            TRAIL_SEQUENCER.set(0)
             try:
                 self._trail().release_lease(LEASE, self.replica)
             except Exception as exc:

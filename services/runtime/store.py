@@ -42,6 +42,11 @@ class EventStore(DependencyProvider):
             self.container.spawn_managed_thread(self._relay_forever)
 
     def stop(self) -> None:
+        # nameko stops dependencies side by side: one that works on the store in a thread of its own (the
+        # trail's sequencer, which releases its lease as it stops) is stopped first, while the store is open.
+        for dependant in self.container.dependencies:
+            if dependant is not self and getattr(dependant, "stops_before_store", False):
+                dependant.stop()
         if self.relay is not None:
             self.relay.stopping = True
             self.relay.wakeup.set()

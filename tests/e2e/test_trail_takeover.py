@@ -255,6 +255,10 @@ def test_the_standby_sequencer_appends_within_15_s_of_the_kill_and_the_trail_sta
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"ok   consistency: size {size}" in result.stdout
+
+        assert store.holder() == standby
+        system.stop(standby)  # a graceful stop (a rolling update) releases the lease at once, not after 4 s
+        assert store.holder() is None
     finally:
         if producer.is_alive():
             producer.stopping.set()
