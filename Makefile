@@ -10,7 +10,7 @@ ROLE ?= caseworker
 FED  ?= gs
 USER ?= dev
 
-.PHONY: help venv run test test-unit lint token audit-key verify replay bench kafka-jars postgres go-modules lock clean manifests
+.PHONY: help venv run test test-unit lint token audit-key verify replay bench kafka-jars postgres prometheus go-modules lock clean manifests
 
 help:
 	@echo "make run      - the whole system on this machine (embedded transport, SQLite under ./var)"
@@ -22,6 +22,7 @@ help:
 	@echo "make replay [INTO=store URL] - rebuild the trail from its source topics and compare it with the live one"
 	@echo "make manifests - render k8s/ from services/catalog.py"
 	@echo "make bench    - the benchmarks under bench/ (figures go in docs/benchmarks.md)"
+	@echo "make prometheus - install Prometheus and promtool (Debian's package; its own server stays disabled)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON_BIN) >/dev/null || { echo "$(PYTHON_BIN) not found"; exit 1; }
@@ -54,12 +55,16 @@ kafka-jars:
 postgres:
 	@sh deploy/postgres/install.sh >/dev/null
 
+# promtool for the alert rules' tests, and the server the one-machine stack runs (docs/metrics.md).
+prometheus:
+	@sh deploy/prometheus/install.sh >/dev/null
+
 # The Go client of the audit trail's interoperability test (golang.org/x/mod/sumdb), from the Go module proxy.
 go-modules:
 	@command -v go >/dev/null || { echo "go (1.26 or later) not found: the audit trail's interoperability test needs it"; exit 1; }
 	@cd tests/interop/tlogclient && go mod download && go mod verify >/dev/null
 
-test: venv kafka-jars postgres go-modules
+test: venv kafka-jars postgres prometheus go-modules
 	$(PY) -m pytest
 
 test-unit: venv
