@@ -62,7 +62,8 @@ def test_a_valid_log_passes_whatever_the_page_size(trail, log):
 def test_the_chain_fields_read_from_the_bytes_are_those_of_the_parsed_entry(trail, log):
     for row in trail.select_rows(ENTRIES):
         entry = json.loads(row["entry"])
-        fields = (entry["index"], entry["case_id"], entry["case_seq"], entry["prev_case_hash"])
+        fields = (entry["index"], entry["case_id"] and entry["case_id"].encode(), entry["case_seq"],
+                  entry["prev_case_hash"] and entry["prev_case_hash"].encode())
         assert chain_fields(row["entry"].encode()) == fields
         assert chain_fields(json.dumps(entry, indent=1).encode()) == fields  # another shape: parsed as JSON
 
