@@ -6,7 +6,8 @@
 - `relief_aid_referrals_total`, `relief_aid_hires_total`: job referrals made and hires recorded.
 - `relief_aid_budget_remaining_yuan{federation, kind}`: per top-level federation (the first part of the
   code) and program kind, what is left of this year's budgets (services/metrics/gauges.py: read from the
-  index at scrape time, the same on every replica).
+  index at scrape time, the same on every replica); `relief_aid_budget_allocated_yuan{federation, kind}`: what
+  those budgets were given in all (the share left is remaining / allocated).
 
 No label carries a case id, a name or an ID number: only program kinds and top-level federation codes.
 """
@@ -56,16 +57,25 @@ def count_stored(events: Iterable[Any]) -> None:
 def budget_families(app: Aids) -> list[GaugeMetricFamily]:
     year = str(app.today().year)
     remaining: defaultdict[tuple[str, str], int] = defaultdict(int)
+    allocated: defaultdict[tuple[str, str], int] = defaultdict(int)
     for row in app.budget_rows(year):
-        remaining[(row["federation"].split(".", 1)[0], row["kind"])] += figures(row)["remaining"]
+        key, money = (row["federation"].split(".", 1)[0], row["kind"]), figures(row)
+        remaining[key] += money["remaining"]
+        allocated[key] += money["amount"] - money["children"]  # a child's budget came out of its parent's
     tops = sorted({top for top, _ in remaining})[:MAX_TOP_LEVELS]
-    family = GaugeMetricFamily("relief_aid_budget_remaining_yuan",
-                               "Yuan left of this year's budgets, per top-level federation and program kind",
-                               labels=["federation", "kind"])
-    for (top, kind), value in sorted(remaining.items()):
-        if top in tops:
-            family.add_metric([top, kind], as_yuan(value))
-    return [family]
+    families = []
+    for name, text, values in (
+        ("relief_aid_budget_remaining_yuan", "Yuan left of this year's budgets, per top-level federation and "
+         "program kind", remaining),
+        ("relief_aid_budget_allocated_yuan", "Yuan of this year's budgets (each allocated once, at the top), per "
+         "top-level federation and program kind", allocated),
+    ):
+        family = GaugeMetricFamily(name, text, labels=["federation", "kind"])
+        for (top, kind), value in sorted(values.items()):
+            if top in tops:
+                family.add_metric([top, kind], as_yuan(value))
+        families.append(family)
+    return families
 
 
 GAUGES = StoreGauges("aid", budget_families)

@@ -863,6 +863,7 @@ def test_metrics_count_money_by_program_kind_and_show_the_budget_left_without_pe
     before = {name: metric_value(system, f"relief_aid_{name}_yuan_total", kind="festival")
               for name in ("requested", "paid", "reversed")}
     left_before = metric_value(system, "relief_aid_budget_remaining_yuan", federation="gs", kind="festival")
+    given_before = metric_value(system, "relief_aid_budget_allocated_yuan", federation="gs", kind="festival")
     referrals = metric_value(system, "relief_aid_referrals_total")
     hires = metric_value(system, "relief_aid_hires_total")
 
@@ -873,6 +874,8 @@ def test_metrics_count_money_by_program_kind_and_show_the_budget_left_without_pe
     disbursement_id = approved(system, case_id, program_id)
     assert metric_value(system, "relief_aid_budget_remaining_yuan", federation="gs", kind="festival") == \
         pytest.approx(left_before + 5000 - 1000.25)
+    assert metric_value(system, "relief_aid_budget_allocated_yuan", federation="gs", kind="festival") == \
+        pytest.approx(given_before + 5000)  # what was given does not shrink as it is reserved
     paid(system, disbursement_id)
     assert step(system, disbursement_id, "reversal", {"reversed_on": TODAY.isoformat(), "reason": "错发"}).ok
     after = {name: metric_value(system, f"relief_aid_{name}_yuan_total", kind="festival")
