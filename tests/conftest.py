@@ -34,6 +34,18 @@ def kafka():
 
 
 @pytest.fixture(scope="session")
+def secure_kafka():
+    """A second broker, reached only over TLS with a SCRAM login (SASL_SSL), whose authorizer lets each
+    service's user (named as the service) use only its topics and group; yields the SecureKafkaBroker."""
+    from services.catalog import names
+    from tests.harness.kafka_broker import SecureKafkaBroker, provision
+
+    with SecureKafkaBroker(users=names()) as broker:
+        provision(broker)
+        yield broker
+
+
+@pytest.fixture(scope="session")
 def tlogclient(tmp_path_factory):
     """The Go client of tests/interop/tlogclient (golang.org/x/mod/sumdb), built from go.mod and go.sum as
     committed (no module changes allowed); the path of the binary."""

@@ -18,6 +18,7 @@ from kafka.structs import OffsetAndMetadata
 
 from services.contracts.topics import PARTITIONS
 from services.transport.base import Fenced, Message, PublishFailed, StartAt
+from services.transport.security import PLAINTEXT, KafkaSecurity
 
 # After a broker restart, clients reconnect within a second instead of backing off for up to 30 s.
 RECONNECT = {"reconnect_backoff_ms": 100, "reconnect_backoff_max_ms": 1000, "retry_backoff_ms": 100}
@@ -26,24 +27,30 @@ log = logging.getLogger(__name__)
 
 
 class KafkaTransport:
-    def __init__(self, bootstrap: str, replication: int = 1, client_id: str = "relief"):
+    def __init__(self, bootstrap: str, replication: int = 1, client_id: str = "relief",
+                 security: KafkaSecurity = PLAINTEXT):
         self.bootstrap = bootstrap.split(",")
         self.replication = replication
         self.client_id = client_id
+        self.security = security
         self._offsets: KafkaConsumer | None = None  # end_offsets' client, made on first use
         self._offsets_lock = threading.Lock()
+
+    def client_settings(self, client_id: str | None = None) -> dict[str, Any]:
+        """What every client of this transport is made with: the brokers, a name, fast reconnects and the
+        security (TLS, SCRAM login), so no client can reach the brokers in any other way."""
+        return {"bootstrap_servers": self.bootstrap, "client_id": client_id or self.client_id, **RECONNECT,
+                **self.security.client_settings()}
 
     def publisher(self) -> KafkaPublisher:
         return KafkaPublisher(
             KafkaProducer(
-                bootstrap_servers=self.bootstrap,
-                client_id=self.client_id,
+                **self.client_settings(),
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=2,
                 request_timeout_ms=10000,
                 max_block_ms=5000,  # send() and metadata waits on a broker that is down end within 5 s
-                **RECONNECT,
             )
         )
 
@@ -53,8 +60,7 @@ class KafkaTransport:
         # A static member (KIP-345) that restarts gets its partitions back at once, without
         # waiting for the group to notice the old process is gone.
         consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            client_id=self.client_id,
+            **self.client_settings(),
             group_id=group,
             group_instance_id=instance,
             session_timeout_ms=10000,
@@ -65,7 +71,6 @@ class KafkaTransport:
             # Also the rebalance timeout: how long a rebalance waits for a member that died mid-join
             # (Kafka's 300 s default would stop the group for five minutes). The consumer polls every 0.5 s.
             max_poll_interval_ms=15000,
-            **RECONNECT,
         )
         listener = _ResumeFromTracking(consumer, start_at)
         consumer.subscribe(list(topics), listener=listener)
@@ -73,8 +78,7 @@ class KafkaTransport:
 
     def ensure_topics(self, topics: Sequence[str]) -> None:
         """Create missing topics with the system's partition count; existing ones are left alone."""
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id,
-                                 request_timeout_ms=5000, **RECONNECT)
+        admin = KafkaAdminClient(**self.client_settings(), request_timeout_ms=5000)
         try:
             existing = set(admin.list_topics())
             missing = [
@@ -90,8 +94,7 @@ class KafkaTransport:
 
     def last_headers(self, topic: str, timeout: float = 10.0) -> dict[int, dict[str, str]]:
         """Read the newest message of each partition (once, when a relay takes over publishing)."""
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id=self.client_id,
-                                 enable_auto_commit=False, request_timeout_ms=5000, **RECONNECT)
+        consumer = KafkaConsumer(**self.client_settings(), enable_auto_commit=False, request_timeout_ms=5000)
         try:
             partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
             if not partitions:
@@ -120,8 +123,8 @@ class KafkaTransport:
         belongs to no group."""
         with self._offsets_lock:
             if self._offsets is None:
-                self._offsets = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-lag",
-                                              enable_auto_commit=False, request_timeout_ms=5000, **RECONNECT)
+                self._offsets = KafkaConsumer(**self.client_settings(f"{self.client_id}-lag"),
+                                              enable_auto_commit=False, request_timeout_ms=5000)
             partitions = [TopicPartition(t, p) for t in topics for p in sorted(self._offsets.partitions_for_topic(t)
                                                                                 or ())]
             ends = self._offsets.end_offsets(partitions, timeout_ms=5000) if partitions else {}
