@@ -99,14 +99,13 @@ class KafkaLog:
     """Kafka's partitions of the topics, assigned by hand to one consumer (no group, nothing committed);
     all paused but the one being read."""
 
-    def __init__(self, bootstrap: Sequence[str], topics: Sequence[str], timeout: float = 10.0):
+    def __init__(self, settings: dict[str, Any], topics: Sequence[str], timeout: float = 10.0):
+        """`settings`: the transport's client settings (brokers, TLS, SCRAM login)."""
         from kafka import KafkaConsumer, TopicPartition
 
-        from services.transport.kafka import RECONNECT
-
         self.timeout = timeout
-        self.consumer = KafkaConsumer(bootstrap_servers=list(bootstrap), group_id=None, enable_auto_commit=False,
-                                      client_id="relief-replay", max_poll_records=PAGE, **RECONNECT)
+        self.consumer = KafkaConsumer(**{**settings, "client_id": "relief-replay"}, group_id=None,
+                                      enable_auto_commit=False, max_poll_records=PAGE)
         self.tps = {(t, p): TopicPartition(t, p) for t in topics
                     for p in sorted(self.consumer.partitions_for_topic(t) or ())}
         self.consumer.assign(list(self.tps.values()))
@@ -142,7 +141,7 @@ class KafkaLog:
 def source_log(url: str, topics: Sequence[str]) -> SourceLog:
     transport: Any = transport_for(url)
     if hasattr(transport, "bootstrap"):
-        return KafkaLog(transport.bootstrap, topics)
+        return KafkaLog(transport.client_settings(), topics)
     return EmbeddedLog(transport, topics)
 
 

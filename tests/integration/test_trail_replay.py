@@ -232,7 +232,7 @@ def test_a_trail_read_from_kafka_replays_from_kafka_to_the_same_root(kafka):
     publish(transport, items)
     trail = fresh()
     sequence(trail, transport, len(items), topics, group=f"audit-{prefix}")
-    log = KafkaLog(transport.bootstrap, topics)
+    log = KafkaLog(transport.client_settings(), topics)
     try:
         report = replay(trail, log, fresh())
         assert report.ok, report.lines()
