@@ -23,6 +23,8 @@ help:
 	@echo "make manifests - render k8s/ from services/catalog.py"
 	@echo "make bench    - the benchmarks under bench/ (figures go in docs/benchmarks.md)"
 	@echo "make prometheus - install Prometheus and promtool (Debian's package; its own server stays disabled)"
+	@echo "make stack-up / stack-down / stack-status - Kafka, PostgreSQL, every service's replicas and Prometheus as processes (./var/stack)"
+	@echo "make topics / groups [BOOTSTRAP=host:port] - describe the topics / every consumer group's lag, as Kafka sees them"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON_BIN) >/dev/null || { echo "$(PYTHON_BIN) not found"; exit 1; }
@@ -36,8 +38,10 @@ venv: $(STAMP)
 run: venv
 	$(PY) -m services.run
 
+# Signed with RELIEF_JWT_SECRET if set, else the stack's secret while the stack is up, else the development one
+# (which one goes to stderr).
 token: venv
-	@$(PY) -m services.web.token --role "$(ROLE)" --fed "$(FED)" --user "$(USER)"
+	@$(PY) -m deploy.stack.token --role "$(ROLE)" --fed "$(FED)" --user "$(USER)"
 
 audit-key: venv
 	@$(PY) -m services.audit.key
@@ -95,6 +99,23 @@ lock:
 
 manifests: venv
 	$(PY) deploy/manifests.py
+
+# The system on one machine as it runs past one (deploy/stack, docs/operations.md): RELIEF_STACK_DIR (./var/stack).
+.PHONY: stack-up stack-down stack-status topics groups
+stack-up: venv kafka-jars postgres prometheus
+	@$(PY) -m deploy.stack up
+
+stack-down: venv
+	@$(PY) -m deploy.stack down
+
+stack-status: venv
+	@$(PY) -m deploy.stack status
+
+topics: venv kafka-jars
+	@$(PY) -m deploy.stack.tools topics $(if $(BOOTSTRAP),--bootstrap "$(BOOTSTRAP)")
+
+groups: venv kafka-jars
+	@$(PY) -m deploy.stack.tools groups $(if $(BOOTSTRAP),--bootstrap "$(BOOTSTRAP)")
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

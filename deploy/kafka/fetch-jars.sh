@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Cache the Kafka broker jars from Maven Central once, so tests and benchmarks start a real broker offline.
+# Cache the Kafka broker jars and its command-line tools (kafka-tools) from Maven Central once, so tests,
+# benchmarks and the stack (deploy/stack) start a real broker offline and operators run `make topics`/`groups`.
 # Prints the libs directory as the last line of stdout; Maven's own output goes to stderr.
 set -euo pipefail
 

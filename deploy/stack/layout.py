@@ -1,0 +1,113 @@
+"""Where the stack on one machine keeps everything and which loopback ports it uses.
+
+Everything lives under one directory (`RELIEF_STACK_DIR`, default `./var/stack`) so that `stack-down` and
+`stack-up` find the data again, and a test can run a whole stack of its own in a temporary directory. The
+ports are fixed and documented (README, docs/operations.md); each can be moved by a variable, and `stack-up`
+writes the ones it used to `ports.json`, so the later commands (status, down, token, topics) find the stack
+without the variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from services.catalog import SERVICES
+
+HOST = "127.0.0.1"
+DEFAULT_PORTS = {"kafka": 19092, "controller": 19093, "postgres": 15432, "prometheus": 19090, "services": 18000}
+CONSUMER_REPLICAS = 2  # a consuming service runs two replicas, so the group and the leases have a standby
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The stack's ports: a service replica listens on `services + (catalog port - 8000) + 10 * replica`."""
+
+    kafka: int
+    controller: int
+    postgres: int
+    prometheus: int
+    services: int
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One process of one service, named as a StatefulSet pod would be (`pairing-1`)."""
+
+    service: str
+    index: int
+    port: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}-{self.index}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Stack:
+    root: Path
+    ports: Ports
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def kafka(self) -> Path:
+        return self.root / "kafka"
+
+    @property
+    def postgres(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def prometheus(self) -> Path:
+        return self.root / "prometheus"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.ports.kafka}"
+
+    @property
+    def transport_url(self) -> str:
+        return f"kafka://{self.bootstrap}"
+
+    def replicas(self) -> list[Replica]:
+        """Every service process: one of a service that only publishes, two of each consuming one."""
+        found = []
+        for entry in SERVICES:
+            for index in range(CONSUMER_REPLICAS if entry.consumes else 1):
+                found.append(Replica(entry.name, index, self.ports.services + entry.port - 8000 + 10 * index))
+        return found
+
+    def save_ports(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "ports.json").write_text(json.dumps(asdict(self.ports), indent=2) + "\n")
+
+
+def load(env: Mapping[str, str] = os.environ) -> Stack:
+    """The stack of `RELIEF_STACK_DIR`: each port from `RELIEF_STACK_<NAME>_PORT`, else the one it last ran
+    on, else the default."""
+    root = Path(env.get("RELIEF_STACK_DIR", "var/stack")).resolve()
+    saved_file = root / "ports.json"
+    saved = json.loads(saved_file.read_text()) if saved_file.exists() else {}
+    ports = {
+        name: int(env.get(f"RELIEF_STACK_{name.upper()}_PORT") or saved.get(name) or default)
+        for name, default in DEFAULT_PORTS.items()
+    }
+    return Stack(root, Ports(**ports))

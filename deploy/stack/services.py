@@ -1,0 +1,101 @@
+"""The four services as separate processes (`python -m services.run <service>`) on the stack's Kafka and
+PostgreSQL, each replica named, as a StatefulSet pod would be, by `RELIEF_<SERVICE>_INSTANCE`.
+
+A replica's environment is built here from nothing but the stack: no `RELIEF_*`, `POSTGRES_*` or
+`PERSISTENCE_MODULE` of the caller's shell leaks into it (the eventsourcing library would read them).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+from deploy.stack.layout import Replica, Stack
+from deploy.stack.postgres import Postgres
+from deploy.stack.procs import Daemon
+from deploy.stack.secrets import Secrets
+
+ROOT = Path(__file__).resolve().parents[2]
+KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "RELIEF_LOG_LEVEL", "RELIEF_MAX_WORKERS")
+
+
+def daemon(stack: Stack, replica: Replica) -> Daemon:
+    return Daemon(replica.name, stack.run, stack.logs)
+
+
+def environment(stack: Stack, replica: Replica, secrets: Secrets) -> dict[str, str]:
+    """Every variable the replica's process gets (services/config.py reads them)."""
+    upper = replica.service.upper()
+    store = Postgres(stack).store_url(replica.service, secrets.passwords[replica.service])
+    return {
+        **{name: os.environ[name] for name in KEPT if name in os.environ},
+        "RELIEF_DATA_DIR": str(stack.root / "data" / replica.name),
+        f"RELIEF_{upper}_ADDRESS": f"127.0.0.1:{replica.port}",
+        f"RELIEF_{upper}_STORE": store,
+        f"RELIEF_{upper}_INSTANCE": replica.name,
+        "RELIEF_TRANSPORT": stack.transport_url,
+        # Every process gets every key, though only intake uses the person key and only audit the signing
+        # key: a process without one would fall back to the development key and warn that it uses it.
+        "RELIEF_JWT_SECRET": secrets.jwt_secret,
+        "RELIEF_PERSON_KEY": secrets.person_key,
+        "RELIEF_CIPHER_KEY": secrets.cipher_key,
+        "RELIEF_AUDIT_SIGNING_KEY": secrets.audit_signing_key,
+    }
+
+
+def start(stack: Stack, secrets: Secrets, say: Callable[[str], None]) -> None:
+    """Start every replica that is not running, then wait for each one's /ready."""
+    started = []
+    for replica in stack.replicas():
+        process = daemon(stack, replica)
+        if (pid := process.pid()) is not None:
+            say(f"{replica.name:9} already running (pid {pid})")
+            continue
+        pid = process.start([sys.executable, "-m", "services.run", replica.service],
+                            environment(stack, replica, secrets), ROOT)
+        say(f"{replica.name:9} started (pid {pid}) on {replica.url}")
+        started.append(replica)
+    wait_ready(stack, started, say)
+
+
+def wait_ready(stack: Stack, replicas: list[Replica], say: Callable[[str], None], timeout: float = 120) -> None:
+    began = time.monotonic()
+    waiting = list(replicas)
+    while waiting:
+        for replica in list(waiting):
+            if daemon(stack, replica).pid() is None:
+                raise RuntimeError(f"{replica.name} exited; the end of its log:\n{daemon(stack, replica).tail()}")
+            if ready(replica)[0] == 200:
+                say(f"{replica.name:9} ready after {time.monotonic() - began:.1f} s")
+                waiting.remove(replica)
+        if waiting and time.monotonic() - began > timeout:
+            names = ", ".join(r.name for r in waiting)
+            raise RuntimeError(f"not ready after {timeout:.0f} s: {names} (stack-status says why)")
+        time.sleep(0.5)
+
+
+def ready(replica: Replica) -> tuple[int | None, dict[str, object]]:
+    """The replica's /ready: its status code and what it says of each check (None: it does not answer)."""
+    try:
+        answer = requests.get(replica.url + "/ready", timeout=2)
+    except requests.RequestException:
+        return None, {}
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {}
+    return answer.status_code, body if isinstance(body, dict) else {}
+
+
+def stop(stack: Stack, say: Callable[[str], None]) -> None:
+    """SIGTERM every replica at once (a service stops within about 2 s), SIGKILL what lingers past 20 s."""
+    stopping = [(r, daemon(stack, r)) for r in stack.replicas()]
+    signalled = [(r, d, pid) for r, d in stopping if (pid := d.signal_stop()) is not None]
+    for replica, process, pid in signalled:
+        clean = process.wait_stopped(20)
+        say(f"{replica.name:9} stopped (pid {pid})" + ("" if clean else ", killed after 20 s"))
