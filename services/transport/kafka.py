@@ -125,9 +125,14 @@ class KafkaTransport:
             if self._offsets is None:
                 self._offsets = KafkaConsumer(**self.client_settings(f"{self.client_id}-lag"),
                                               enable_auto_commit=False, request_timeout_ms=5000)
-            partitions = [TopicPartition(t, p) for t in topics for p in sorted(self._offsets.partitions_for_topic(t)
-                                                                                or ())]
-            ends = self._offsets.end_offsets(partitions, timeout_ms=5000) if partitions else {}
+            partitions = []
+            for topic in topics:
+                found = self._offsets.partitions_for_topic(topic)
+                if not found:  # never silently absent: a lag nobody can see is reported as not measured
+                    raise LookupError(f"topic {topic} has no partition this client may see (missing, or no "
+                                      "DESCRIBE right)")
+                partitions += [TopicPartition(topic, p) for p in sorted(found)]
+            ends = self._offsets.end_offsets(partitions, timeout_ms=5000)
             return {(tp.topic, tp.partition): int(end) for tp, end in ends.items()}
 
     def close(self) -> None:
