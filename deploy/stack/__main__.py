@@ -1,9 +1,14 @@
-"""The whole system on one machine as it runs past one: `python -m deploy.stack up|down|status|env`.
+"""The whole system on one machine as it runs past one: `python -m deploy.stack COMMAND`.
 
-    up      start Kafka (KRaft), PostgreSQL, every service's replicas and Prometheus; what runs is left alone
-    down    stop them all, services first; the data stays
-    status  each process and its /ready, the consumer groups' lag per partition, Prometheus's targets
-    env     the variables a tool needs to work on the stack's data (`make replay`, logcheck), as shell exports
+    up                    start Kafka (KRaft), PostgreSQL, every service's replicas and Prometheus; what runs
+                          is left alone
+    down                  stop them all, services first; the data stays
+    status                each process and its /ready, the consumer groups' lag per partition, Prometheus's
+                          targets (exit 1 unless every process runs and every replica is ready)
+    stop SERVICE ...      stop the replicas of these services only (`up` starts them again)
+    restart [SERVICE ...] stop and start the replicas of these services (default: all), e.g. with a new secret
+    env [SERVICE]         the variables a tool needs to work on the stack's data (`make replay`, logcheck), as
+                          shell exports, with SERVICE's store (default audit)
 
 The stack lives in RELIEF_STACK_DIR (default ./var/stack); its ports are in docs/operations.md.
 """
@@ -14,7 +19,7 @@ import argparse
 import shlex
 import sys
 
-from deploy.stack import control, layout
+from deploy.stack import control, layout, services
 from deploy.stack.postgres import Postgres
 from deploy.stack.secrets import ensure, jwt_secret
 from services.catalog import names
@@ -43,9 +48,12 @@ def env_exports(stack: layout.Stack, service: str) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("up", "down", "status", "env"))
-    parser.add_argument("--service", default="audit", choices=names(), help="env: whose store (default audit)")
+    parser.add_argument("command", choices=("up", "down", "status", "stop", "restart", "env"))
+    parser.add_argument("services", nargs="*", metavar="SERVICE", help=f"one of {', '.join(names())}")
     args = parser.parse_args(argv)
+    unknown = set(args.services) - set(names())
+    if unknown or (args.command == "stop" and not args.services) or (args.command == "env" and len(args.services) > 1):
+        parser.error(f"name the services of {args.command} among {', '.join(names())}")
     stack = layout.load()
     try:
         if args.command == "up":
@@ -56,8 +64,13 @@ def main(argv: list[str]) -> int:
             from deploy.stack.status import report
 
             return 0 if report(stack, say) else 1
+        elif args.command == "stop":
+            services.stop(stack, say, args.services)
+        elif args.command == "restart":
+            services.stop(stack, say, args.services)
+            services.start(stack, ensure(stack.secrets), say)
         else:
-            print("\n".join(env_exports(stack, args.service)))
+            print("\n".join(env_exports(stack, args.services[0] if args.services else "audit")))
     except RuntimeError as exc:
         print(f"stack {args.command}: {exc}", file=sys.stderr)
         return 1

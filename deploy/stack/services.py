@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import requests
@@ -92,9 +92,10 @@ def ready(replica: Replica) -> tuple[int | None, dict[str, object]]:
     return answer.status_code, body if isinstance(body, dict) else {}
 
 
-def stop(stack: Stack, say: Callable[[str], None]) -> None:
-    """SIGTERM every replica at once (a service stops within about 2 s), SIGKILL what lingers past 20 s."""
-    stopping = [(r, daemon(stack, r)) for r in stack.replicas()]
+def stop(stack: Stack, say: Callable[[str], None], only: Collection[str] = ()) -> None:
+    """SIGTERM every replica (of the services named in `only`, if any) at once (a service stops within about
+    2 s), SIGKILL what lingers past 20 s."""
+    stopping = [(r, daemon(stack, r)) for r in stack.replicas() if not only or r.service in only]
     signalled = [(r, d, pid) for r, d in stopping if (pid := d.signal_stop()) is not None]
     for replica, process, pid in signalled:
         clean = process.wait_stopped(20)

@@ -1,13 +1,14 @@
 """Kafka's own command-line tools from the jars beside the broker's: `make topics`, `make groups`, or any
 tool by its class.
 
-    python -m deploy.stack.tools topics [--bootstrap HOST:PORT]   # kafka-topics --describe
-    python -m deploy.stack.tools groups [--bootstrap HOST:PORT]   # kafka-consumer-groups --describe --all-groups
-    python -m deploy.stack.tools run CLASS [ARG ...]              # e.g. org.apache.kafka.tools.GetOffsetShell
+    python -m deploy.stack.tools topics [--bootstrap HOST:PORT] [TOOL OPTION ...]  # kafka-topics --describe
+    python -m deploy.stack.tools groups [--bootstrap HOST:PORT] [TOOL OPTION ...]  # kafka-consumer-groups
+    python -m deploy.stack.tools run CLASS [ARG ...]      # any tool, e.g. org.apache.kafka.tools.TopicCommand
 
 Against the stack's broker by default (its port from RELIEF_STACK_DIR's ports.json); `--bootstrap` (make's
-BOOTSTRAP=) points elsewhere. `groups` prints what Kafka itself has recorded: each partition's committed
-offset, the log's end and the lag, and the member that owns it.
+BOOTSTRAP=) points elsewhere, and options the wrapper does not know go to the tool (e.g. `--command-config
+client.properties` for a TLS or SASL listener). `groups` prints what Kafka itself has recorded: each
+partition's committed offset, the log's end and the lag, and the member that owns it.
 """
 
 from __future__ import annotations
@@ -35,18 +36,18 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.stack.tools", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("topics", "groups", "run"))
-    parser.add_argument("--bootstrap", help="the brokers (default: the stack's)")
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help="run: the tool's class and its arguments")
-    args = parser.parse_args(argv)
-    bootstrap = args.bootstrap or layout.load().bootstrap
-    if args.what == "topics":
-        argv = command(TOPICS, ["--bootstrap-server", bootstrap, "--describe", "--exclude-internal"])
-    elif args.what == "groups":
-        argv = command(GROUPS, ["--bootstrap-server", bootstrap, "--describe", "--all-groups"])
-    elif args.rest:
-        argv = command(args.rest[0], args.rest[1:])
+    parser.add_argument("--bootstrap", help="topics, groups: the brokers (default: the stack's)")
+    if argv[:1] == ["run"]:
+        if len(argv) < 2:
+            parser.error("run needs a tool's class")
+        argv = command(argv[1], argv[2:])
     else:
-        parser.error("run needs a tool's class")
+        args, extra = parser.parse_known_args(argv)
+        bootstrap = ["--bootstrap-server", args.bootstrap or layout.load().bootstrap]
+        if args.what == "topics":
+            argv = command(TOPICS, [*bootstrap, "--describe", "--exclude-internal", *extra])
+        else:
+            argv = command(GROUPS, [*bootstrap, "--describe", "--all-groups", *extra])
     os.execvp(argv[0], argv)  # the tool's output and exit status are the command's
 
 
