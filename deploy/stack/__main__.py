@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 
 from deploy.stack import control, layout, services
@@ -46,6 +47,7 @@ def env_exports(stack: layout.Stack, service: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `make stack-status | head` ends quietly
     parser = argparse.ArgumentParser(prog="python -m deploy.stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("up", "down", "status", "stop", "restart", "env"))

@@ -83,7 +83,8 @@ def _processes(stack: Stack, say: Callable[[str], None]) -> bool:
         ready = code == 200
         everything &= ready
         state = "ready" if ready else f"NOT READY ({_problems(body)})" if pid else ""
-        say(f"  {replica.name:10} {'running' if pid else 'STOPPED':8} {replica.url:24} pid {pid or '-':<8} {state}")
+        say(f"  {replica.name:10} {'running' if pid else 'STOPPED':8} {replica.url:24} pid {pid or '-':<8} {state}"
+            .rstrip())
     return everything
 
 
@@ -92,25 +93,33 @@ def report(stack: Stack, say: Callable[[str], None]) -> bool:
     say(f"stack in {stack.root}")
     everything = _processes(stack, say)
     say("consumer groups (offsets committed to Kafka against the end of each partition):")
-    try:
-        rows = group_lag(stack.bootstrap)
-        say(f"  {'group':8} {'topic':32} {'part':>4} {'committed':>10} {'end':>10} {'lag':>8}  owner")
-        for row in rows:
-            lag = "-" if row.lag is None else row.lag
-            committed = "-" if row.committed is None else row.committed
-            say(f"  {row.group:8} {row.topic:32} {row.partition:>4} {committed:>10} {row.end:>10} {lag:>8}  "
-                f"{row.owner[:24]}")
-        if not rows:
-            say("  no consumer group yet")
-    except Exception as exc:
-        say(f"  Kafka does not answer: {type(exc).__name__}: {exc}")
+    rows: list[PartitionLag] = []
+    if Kafka(stack).daemon.pid() is None:
+        say("  Kafka is not running")
+    else:
+        try:
+            rows = group_lag(stack.bootstrap)
+            say(f"  {'group':8} {'topic':32} {'part':>4} {'committed':>10} {'end':>10} {'lag':>8}  owner"
+                if rows else "  no consumer group yet")
+        except Exception as exc:
+            say(f"  Kafka does not answer: {type(exc).__name__}: {exc}")
+    for row in rows:
+        lag = "-" if row.lag is None else row.lag
+        committed = "-" if row.committed is None else row.committed
+        say(f"  {row.group:8} {row.topic:32} {row.partition:>4} {committed:>10} {row.end:>10} {lag:>8}  "
+            f"{row.owner[:24]}")
     say("prometheus targets:")
-    try:
-        for target in Prometheus(stack).targets():
-            labels = target["labels"]
-            error = f"  {target['lastError']}" if target.get("lastError") else ""
-            say(f"  {labels.get('job', '?'):8} {labels.get('replica', '-'):10} {labels.get('instance', '?'):16} "
-                f"{target['health']}{error}")
-    except Exception as exc:
-        say(f"  Prometheus does not answer: {type(exc).__name__}")
+    targets: list[dict[str, Any]] = []
+    if Prometheus(stack).daemon.pid() is None:
+        say("  Prometheus is not running")
+    else:
+        try:
+            targets = Prometheus(stack).targets()
+        except Exception as exc:
+            say(f"  Prometheus does not answer: {type(exc).__name__}")
+    for target in targets:
+        labels = target["labels"]
+        error = f"  {target['lastError']}" if target.get("lastError") else ""
+        say(f"  {labels.get('job', '?'):8} {labels.get('replica', '-'):10} {labels.get('instance', '?'):16} "
+            f"{target['health']}{error}")
     return everything
