@@ -174,6 +174,18 @@ def test_the_catalogue_lists_every_alert_and_no_other():
     assert sorted(row["name"] for row in rows if row) == sorted(rule_expressions())
 
 
+def test_every_alert_names_a_section_of_the_runbook_and_the_catalogue_agrees():
+    headings = {line[3:].strip() for line in (ROOT / "docs" / "operations.md").read_text().splitlines()
+                if line.startswith("## ")}
+    listed = {row["name"]: row for row in (ALERT_ROW.match(line) for line in CATALOGUE.read_text().splitlines()) if row}
+    for group in yaml.safe_load(RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            runbook = rule["annotations"]["runbook"]
+            section = runbook.split('section "', 1)[1].rstrip('"')
+            assert runbook == f'docs/operations.md, section "{section}"' and section in headings, rule["alert"]
+            assert listed[rule["alert"]].string.rstrip().rstrip("|").rstrip().endswith(section), rule["alert"]
+
+
 def test_the_dashboard_queries_only_exported_metrics(exported):
     known = series_names(exported)
     panels = list(dashboard_panels())
