@@ -1,7 +1,10 @@
 """Read the dead-letter topic and re-drive a parked message to its source topic once the cause is fixed.
 
-    python -m deploy.stack.redrive list [--bootstrap HOST:PORT]
-    python -m deploy.stack.redrive redrive PARTITION:OFFSET [...] [--force] [--again] [--bootstrap HOST:PORT]
+    python -m deploy.stack.redrive list [--transport URL]
+    python -m deploy.stack.redrive redrive PARTITION:OFFSET [...] [--force] [--again] [--transport URL]
+
+The brokers are those of `--transport`, else of RELIEF_TRANSPORT (with its TLS and SCRAM settings, as a
+service reads them), else the stack's.
 
 `list` prints one line per dead letter (its position, when, which consumer parked it at which stage and
 why, where it came from, the event's type and ids) and never the message's content: a dead letter holds
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -32,6 +36,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from deploy.stack import layout
 from services.contracts import DEAD_LETTER_TOPIC, TOPICS, InvalidEvent, decode
+from services.transport.factory import transport_for
 from services.transport.kafka import KafkaTransport
 
 REDRIVEN_FROM = "redriven-from"
@@ -86,8 +91,9 @@ def _identity(value: bytes) -> str:
     return f"{body.get('type', '?')} event {body.get('event_id', '?')} case {body.get('case_id', '?')}"
 
 
-def _consumer(bootstrap: str) -> KafkaConsumer:
-    return KafkaConsumer(bootstrap_servers=bootstrap, client_id="relief-redrive", enable_auto_commit=False,
+def _consumer(transport: KafkaTransport) -> KafkaConsumer:
+    """A client in no group, with the transport's brokers and security."""
+    return KafkaConsumer(**transport.client_settings("relief-redrive"), enable_auto_commit=False,
                          request_timeout_ms=10000)
 
 
@@ -112,9 +118,9 @@ def _records(consumer: KafkaConsumer, starts: dict[TopicPartition, int], timeout
                 waiting.discard(tp)
 
 
-def read(bootstrap: str, topic: str = DEAD_LETTER_TOPIC) -> list[DeadLetter]:
+def read(transport: KafkaTransport, topic: str = DEAD_LETTER_TOPIC) -> list[DeadLetter]:
     """Every dead letter, oldest first."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(transport)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         letters = list(_records(consumer, dict.fromkeys(partitions, 0)))
@@ -123,8 +129,8 @@ def read(bootstrap: str, topic: str = DEAD_LETTER_TOPIC) -> list[DeadLetter]:
     return sorted(letters, key=lambda letter: (letter.timestamp, letter.partition, letter.offset))
 
 
-def fetch(bootstrap: str, partition: int, offset: int, topic: str = DEAD_LETTER_TOPIC) -> DeadLetter:
-    consumer = _consumer(bootstrap)
+def fetch(transport: KafkaTransport, partition: int, offset: int, topic: str = DEAD_LETTER_TOPIC) -> DeadLetter:
+    consumer = _consumer(transport)
     try:
         for letter in _records(consumer, {TopicPartition(topic, partition): offset}):
             if letter.offset == offset:
@@ -135,10 +141,10 @@ def fetch(bootstrap: str, partition: int, offset: int, topic: str = DEAD_LETTER_
     raise Refused(f"{topic}:{partition}:{offset} does not exist (or is past the topic's retention)")
 
 
-def redriven_at(bootstrap: str, letter: DeadLetter, topic: str, partition: int) -> int | None:
+def redriven_at(transport: KafkaTransport, letter: DeadLetter, topic: str, partition: int) -> int | None:
     """The offset where the letter was already re-driven, looked for in its target partition after it was
     parked; None if it never was."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(transport)
     try:
         tp = TopicPartition(topic, partition)
         found = consumer.offsets_for_times({tp: letter.timestamp}).get(tp)
@@ -152,14 +158,14 @@ def redriven_at(bootstrap: str, letter: DeadLetter, topic: str, partition: int) 
     return None
 
 
-def redrive(bootstrap: str, letters: Iterable[DeadLetter], sources: Iterable[str] = TOPICS.values(),
+def redrive(transport: KafkaTransport, letters: Iterable[DeadLetter], sources: Iterable[str] = TOPICS.values(),
             force: bool = False, again: bool = False) -> list[str]:
     """Publish each letter to its source topic, in their original order; one line per letter sent. Raises
     Refused, sending nothing, if any of them may not be sent."""
     allowed = set(sources)
     ordered = sorted({letter.source: letter for letter in reversed(list(letters))}.values(),
                      key=lambda letter: letter.source)  # one send per source message, the first letter named
-    publisher = KafkaTransport(bootstrap, client_id="relief-redrive").publisher()
+    publisher = transport.publisher()
     try:
         sends = []
         for letter in ordered:
@@ -174,7 +180,7 @@ def redrive(bootstrap: str, letters: Iterable[DeadLetter], sources: Iterable[str
                 if not force:
                     raise Refused(f"{letter.position} still does not decode: {exc.reason}") from exc
             partition = publisher.partition_for(topic, letter.key or "")
-            if not again and (at := redriven_at(bootstrap, letter, topic, partition)) is not None:
+            if not again and (at := redriven_at(transport, letter, topic, partition)) is not None:
                 raise Refused(f"{letter.position} was re-driven already, to {topic}:{partition}@{at}")
             sends.append((letter, topic, partition, headers))
         for letter, topic, _, headers in sends:
@@ -192,13 +198,15 @@ def main(argv: list[str]) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("list", "redrive"))
     parser.add_argument("positions", nargs="*", metavar="PARTITION:OFFSET", help="redrive: dead letters to send")
-    parser.add_argument("--bootstrap", help="the brokers (default: the stack's)")
+    parser.add_argument("--transport", help="kafka://… (default: RELIEF_TRANSPORT, else the stack's)")
     parser.add_argument("--force", action="store_true", help="send a message even if it does not decode")
     parser.add_argument("--again", action="store_true", help="send a message even if it was re-driven before")
     args = parser.parse_args(argv)
-    bootstrap = args.bootstrap or layout.load().bootstrap
+    transport = transport_for(args.transport or os.environ.get("RELIEF_TRANSPORT") or layout.load().transport_url)
+    if not isinstance(transport, KafkaTransport):
+        parser.error("dead letters are re-driven on Kafka: give a kafka:// transport")
     if args.command == "list":
-        letters = read(bootstrap)
+        letters = read(transport)
         for letter in letters:
             print(letter.summary())
         print(f"{len(letters)} dead letter(s) in {DEAD_LETTER_TOPIC}", file=sys.stderr)
@@ -212,8 +220,8 @@ def main(argv: list[str]) -> int:
             parser.error(f"{position!r}: a position is PARTITION:OFFSET, two whole numbers")
         wanted.append((int(partition), int(offset)))
     try:
-        letters = [fetch(bootstrap, partition, offset) for partition, offset in wanted]
-        for line in redrive(bootstrap, letters, force=args.force, again=args.again):
+        letters = [fetch(transport, partition, offset) for partition, offset in wanted]
+        for line in redrive(transport, letters, force=args.force, again=args.again):
             print(line)
     except Refused as exc:
         print(f"refused, nothing sent: {exc}", file=sys.stderr)

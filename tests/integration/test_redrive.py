@@ -49,7 +49,7 @@ def parked(kafka: str, source: str, value: bytes, stage: str) -> redrive.DeadLet
         park(publisher, "pairing", [(Message(source, partition, offset, key, value, {}), stage, "refused here")])
     finally:
         publisher.close()
-    [letter] = [d for d in redrive.read(kafka) if d.source == (source, partition, offset)]
+    [letter] = [d for d in redrive.read(KafkaTransport(kafka)) if d.source == (source, partition, offset)]
     return letter
 
 
@@ -77,7 +77,7 @@ def test_a_dead_letter_goes_back_to_its_source_partition_unchanged_once(kafka, s
     letter = parked(kafka, source, value, "handler")
     _, partition, offset = letter.source
 
-    [line] = redrive.redrive(kafka, [letter], sources=[source])
+    [line] = redrive.redrive(KafkaTransport(kafka), [letter], sources=[source])
 
     assert line == f"re-drove {letter.position} to {source} partition {partition}"
     original, again = records(kafka, source, partition)
@@ -86,7 +86,7 @@ def test_a_dead_letter_goes_back_to_its_source_partition_unchanged_once(kafka, s
     assert headers["redriven-from"] == f"{source}:{partition}:{offset}"
     assert headers["event-id"] == json.loads(value)["event_id"] and headers["event-type"] == "CaseFiled"
     with pytest.raises(redrive.Refused, match="re-driven already"):
-        redrive.redrive(kafka, [letter], sources=[source])
+        redrive.redrive(KafkaTransport(kafka), [letter], sources=[source])
     assert end(kafka, source, partition) == offset + 2
 
 
@@ -98,13 +98,13 @@ def test_a_message_every_consumer_parked_is_sent_once_whichever_letter_is_named(
     message = Message(source, partition, offset, letter.key, value, {})
     park(publisher, "aid", [(message, "handler", "refused here too")])
     publisher.close()
-    twins = [d for d in redrive.read(kafka) if d.source == letter.source]
+    twins = [d for d in redrive.read(KafkaTransport(kafka)) if d.source == letter.source]
     assert [d.headers["consumer"] for d in twins] == ["pairing", "aid"]
 
-    assert len(redrive.redrive(kafka, twins, sources=[source])) == 1
+    assert len(redrive.redrive(KafkaTransport(kafka), twins, sources=[source])) == 1
     assert end(kafka, source, partition) == offset + 2
     with pytest.raises(redrive.Refused, match="re-driven already"):
-        redrive.redrive(kafka, [twins[1]], sources=[source])
+        redrive.redrive(KafkaTransport(kafka), [twins[1]], sources=[source])
 
 
 def test_a_message_that_still_does_not_decode_is_refused_unless_forced(kafka, source):
@@ -112,10 +112,10 @@ def test_a_message_that_still_does_not_decode_is_refused_unless_forced(kafka, so
     _, partition, offset = letter.source
 
     with pytest.raises(redrive.Refused, match="still does not decode"):
-        redrive.redrive(kafka, [letter], sources=[source])
+        redrive.redrive(KafkaTransport(kafka), [letter], sources=[source])
     assert end(kafka, source, partition) == offset + 1
 
-    redrive.redrive(kafka, [letter], sources=[source], force=True)
+    redrive.redrive(KafkaTransport(kafka), [letter], sources=[source], force=True)
     assert end(kafka, source, partition) == offset + 2
 
 
@@ -125,7 +125,7 @@ def test_nothing_is_sent_when_one_of_the_letters_may_not_be(kafka, source):
     ends = {p: end(kafka, source, p) for p in {good.source[1], other.source[1]}}
 
     with pytest.raises(redrive.Refused, match="not one of the source topics"):
-        redrive.redrive(kafka, [good, other], sources=["relief.intake.case-events"])
+        redrive.redrive(KafkaTransport(kafka), [good, other], sources=["relief.intake.case-events"])
     assert {p: end(kafka, source, p) for p in ends} == ends
 
 
@@ -134,7 +134,7 @@ def test_the_listing_names_each_letter_without_its_content(kafka, source, capsys
     case_id = str(uuid.uuid4())
     envelope = parked(kafka, source, filed(case_id), "handler")
 
-    assert redrive.main(["list", "--bootstrap", kafka]) == 0
+    assert redrive.main(["list", "--transport", f"kafka://{kafka}"]) == 0
 
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.startswith(f"{letter.partition}:{letter.offset} "))
