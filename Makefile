@@ -117,5 +117,6 @@ topics: venv kafka-jars
 groups: venv kafka-jars
 	@$(PY) -m deploy.stack.tools groups $(if $(BOOTSTRAP),--bootstrap "$(BOOTSTRAP)")
 
-clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+clean:  # keeps var/stack (the stack's data and secrets): make stack-down, then remove it by hand if you mean to
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	find var -mindepth 1 -maxdepth 1 ! -name stack -exec rm -rf {} + 2>/dev/null || true
