@@ -85,6 +85,8 @@ bench: venv kafka-jars
 	$(PY) -m bench.consumer_throughput
 	$(PY) -m bench.pairing_throughput
 	$(PY) -m bench.aid_throughput
+	$(PY) -m bench.trail_append
+	$(PY) -m bench.trail_replay
 
 lock:
 	rm -rf /tmp/relief-lock && $(PYTHON_BIN) -m venv /tmp/relief-lock
