@@ -33,7 +33,7 @@ from nameko.containers import ServiceContainer  # noqa: E402
 
 from bench.intake_http import load_average  # noqa: E402
 from services.audit.service import AuditService  # noqa: E402
-from services.config import DEV_CIPHER_KEY, DEV_JWT_SECRET  # noqa: E402
+from services.config import DEV_AUDIT_SIGNING_KEY, DEV_CIPHER_KEY, DEV_JWT_SECRET  # noqa: E402
 from services.contracts import Envelope, encode  # noqa: E402
 from services.contracts.topics import INTAKE_TOPIC, PARTITIONS  # noqa: E402
 from services.eventstore import IndexedApplication  # noqa: E402
@@ -105,7 +105,7 @@ def consumer_rate(service_cls: type, store_url: str, bootstrap: str, events: int
     config = {
         "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "STORE_URL": store_url,
         "TRANSPORT_URL": f"kafka://{bootstrap}", "JWT_SECRET": DEV_JWT_SECRET, "CIPHER_KEY": DEV_CIPHER_KEY,
-        "max_workers": 10,
+        "AUDIT_SIGNING_KEY": DEV_AUDIT_SIGNING_KEY, "max_workers": 10,
     }
     container = ServiceContainer(service_cls, config)
     started = time.perf_counter()
