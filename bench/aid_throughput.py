@@ -55,6 +55,7 @@ import requests
 from bench.import_rows import peak_rss_mb
 from bench.intake_http import ROOT, Connection, load_average, percentile, serve_profiled
 from bench.pairing_throughput import FEDERATIONS, case_federation, opened_payloads
+from bench.stores import store_urls
 from services.aid.application import Aids
 from services.aid.money import yuan
 from services.config import DEV_JWT_SECRET, service_config
@@ -63,7 +64,6 @@ from services.contracts.topics import INTAKE_TOPIC
 from services.eventstore import store_env
 from services.transport.embedded import PARTITION, EmbeddedTransport
 from services.web.auth import issue_token
-from tests.harness.postgres import PostgresCluster
 from tests.harness.services import ProcessSystem, environment
 
 TARGET_PAIRS = 300  # request+approval pairs/s on SQLite
@@ -376,25 +376,11 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind and clean up as on Ctrl-C
     print(f"load average at start: {load_average()}; {os.cpu_count()} cores")
     results = {}
-    with tempfile.TemporaryDirectory(prefix="relief-bench-") as tmp:
-        cluster = PostgresCluster(durable=True) if "postgres" in args.stores.split(",") else None
-        if cluster is not None:
-            cluster.start()
-        try:
-            for label in args.stores.split(","):
-                if label == "sqlite":
-                    url = f"sqlite:///{tmp}/aid-{uuid.uuid4().hex[:6]}.db"
-                elif label == "postgres":
-                    assert cluster is not None
-                    url = (f"postgresql://{cluster.user}:{cluster.password}@{cluster.host}:{cluster.port}/"
-                           f"{cluster.create_database()}")
-                else:
-                    raise SystemExit(f"unknown store {label!r}: choose from sqlite, postgres")
-                results[label] = bench_store(label, url, Path(tmp), args.households, args.pairs, args.clients,
-                                             args.profile)
-        finally:
-            if cluster is not None:
-                cluster.stop()
+    with tempfile.TemporaryDirectory(prefix="relief-bench-") as tmp, store_urls(args.stores, tmp) as new_store:
+        for label in args.stores.split(","):
+            url = new_store(label, "aid")
+            results[label] = bench_store(label, url, Path(tmp), args.households, args.pairs, args.clients,
+                                         args.profile)
     for label, found in results.items():
         batch = "stalled" if found["batch"] is None else f"{found['batch']:.1f}s"
         print(f"summary {label}: {found['rate']:,.0f} pairs/s, batch {batch}, "

@@ -33,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from contextlib import closing
 from itertools import pairwise
 from pathlib import Path
@@ -45,6 +44,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.aid_throughput import cpu_seconds
 from bench.import_rows import peak_rss_mb
 from bench.intake_http import ROOT, load_average, percentile, serve_profiled
+from bench.stores import store_urls
 from bench.trail_replay import backlog
 from services.audit.application import Trail
 from services.audit.log import BATCHES, ENTRIES, idx_key
@@ -54,7 +54,6 @@ from services.config import service_config
 from services.contracts import encode
 from services.eventstore import store_env
 from services.transport.embedded import EmbeddedTransport
-from tests.harness.postgres import PostgresCluster
 from tests.harness.services import environment
 
 TARGET_RATE = 5000  # entries/s per sequencer
@@ -248,24 +247,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind and clean up as on Ctrl-C
     print(f"load average at start: {load_average()}; {os.cpu_count()} cores")
     results = {}
-    with tempfile.TemporaryDirectory(prefix="relief-bench-") as tmp:
-        cluster = PostgresCluster(durable=True) if "postgres" in args.stores.split(",") else None
-        if cluster is not None:
-            cluster.start()
-        try:
-            for label in args.stores.split(","):
-                if label == "sqlite":
-                    url = f"sqlite:///{tmp}/audit-{uuid.uuid4().hex[:6]}.db"
-                elif label == "postgres":
-                    assert cluster is not None
-                    url = (f"postgresql://{cluster.user}:{cluster.password}@{cluster.host}:{cluster.port}/"
-                           f"{cluster.create_database()}")
-                else:
-                    raise SystemExit(f"unknown store {label!r}: choose from sqlite, postgres")
-                results[label] = bench_store(label, url, Path(tmp), args.entries, args.cases, args.profile)
-        finally:
-            if cluster is not None:
-                cluster.stop()
+    with tempfile.TemporaryDirectory(prefix="relief-bench-") as tmp, store_urls(args.stores, tmp) as new_store:
+        for label in args.stores.split(","):
+            url = new_store(label, "audit")
+            results[label] = bench_store(label, url, Path(tmp), args.entries, args.cases, args.profile)
     for label, found in results.items():
         print(f"summary {label}: {found['rate']:,.0f} entries/s, peak RSS {found['peak']:.0f} MB"
               f"{'' if found['ok'] else ', WITH ERRORS'}")
