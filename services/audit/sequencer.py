@@ -162,8 +162,6 @@ class Sequencer(DependencyProvider):
                 self.reading = True
                 try:
                     head = self._append(trail, messages, dead_letters) if messages else None
-                    if messages:
-                        subscription.commit(messages)  # for Kafka's tools (make groups); the log keeps the truth
                     self._checkpoint(trail, head)
                 except Exception as exc:
                     self._stalled(exc, messages, backoff)
