@@ -21,6 +21,7 @@ help:
 	@echo "make verify BUNDLE=file [KEY=...] [SAVED=file] - check a case bundle of the trail offline"
 	@echo "make replay [INTO=store URL] - rebuild the trail from its source topics and compare it with the live one"
 	@echo "make manifests - render k8s/ from services/catalog.py"
+	@echo "make k8s-check - render every k8s/ overlay and validate it offline (Kubernetes schemas, vendored CRDs)"
 	@echo "make bench    - the benchmarks under bench/ (figures go in docs/benchmarks.md)"
 	@echo "make prometheus - install Prometheus and promtool (Debian's package; its own server stays disabled)"
 	@echo "make stack-up / stack-down / stack-status - Kafka, PostgreSQL, every service's replicas and Prometheus as processes (./var/stack)"
@@ -101,6 +102,11 @@ lock:
 
 manifests: venv
 	$(PY) deploy/manifests.py
+
+# Every overlay rendered by kustomize, every resource checked offline: core ones against Kubernetes' schemas
+# (kubernetes-validate), custom ones against the CRDs vendored under k8s/crds/.
+k8s-check: venv
+	$(PY) deploy/k8s_check.py
 
 # The system on one machine as it runs past one (deploy/stack, docs/operations.md): RELIEF_STACK_DIR (./var/stack).
 .PHONY: stack-up stack-down stack-status topics groups
