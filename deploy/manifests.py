@@ -37,6 +37,11 @@ BOOTSTRAP_FOR_KEDA = f"{KAFKA}-kafka-bootstrap.relief.svc:9093"
 SECRETS = {"intake": ["RELIEF_PERSON_KEY"], "audit": ["RELIEF_AUDIT_SIGNING_KEY"]}
 COMMON_SECRETS = ["RELIEF_JWT_SECRET", "RELIEF_CIPHER_KEY"]
 LAG_PER_REPLICA = 1000  # KEDA adds a consumer replica per this many messages behind, up to PARTITIONS
+# Consumers whose group Kafka knows no progress of: the trail's sequencer records its positions only in its
+# store, so KEDA reads its lag from the services' own metric (max over replicas: each reports every
+# partition) through Prometheus, instead of from committed offsets it would find missing.
+LAG_FROM_PROMETHEUS = {"audit"}
+PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"  # the Prometheus Operator's Service
 DEAD_LETTER_RETENTION_MS = 90 * 24 * 3600 * 1000  # long enough to read a dead letter and re-drive it
 
 
@@ -194,13 +199,19 @@ def autoscaler(service: ServiceEntry) -> list[dict[str, Any]]:
                          "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
         })]
     lag = f"relief-{service.name}-lag"
-    triggers: list[dict[str, Any]] = [{
-        "type": "kafka",
-        "metadata": {"bootstrapServers": BOOTSTRAP_FOR_KEDA, "consumerGroup": service.name, "topic": topic,
-                     "lagThreshold": str(LAG_PER_REPLICA), "offsetResetPolicy": "earliest",
-                     "sasl": "scram_sha512", "tls": "enable"},
-        "authenticationRef": {"name": lag},
-    } for topic in service.consumed_topics()]
+    if service.name in LAG_FROM_PROMETHEUS:
+        query = (f'sum(max by (topic, partition) (relief_consumer_lag_messages{{namespace="relief", '
+                 f'service="{service.name}"}}))')
+        triggers: list[dict[str, Any]] = [{"type": "prometheus", "metadata": {
+            "serverAddress": PROMETHEUS, "query": query, "threshold": str(LAG_PER_REPLICA)}}]
+    else:
+        triggers = [{
+            "type": "kafka",
+            "metadata": {"bootstrapServers": BOOTSTRAP_FOR_KEDA, "consumerGroup": service.name, "topic": topic,
+                         "lagThreshold": str(LAG_PER_REPLICA), "offsetResetPolicy": "earliest",
+                         "sasl": "scram_sha512", "tls": "enable"},
+            "authenticationRef": {"name": lag},
+        } for topic in service.consumed_topics()]
     triggers.append({"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}})
     scaled = resource("keda.sh/v1alpha1", "ScaledObject", service.name, {
         "scaleTargetRef": target,
@@ -211,6 +222,8 @@ def autoscaler(service: ServiceEntry) -> list[dict[str, Any]]:
         "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}}}},
         "triggers": triggers,
     })
+    if service.name in LAG_FROM_PROMETHEUS:
+        return [scaled]
     authentication = resource("keda.sh/v1alpha1", "TriggerAuthentication", lag, {
         "secretTargetRef": [{"parameter": "password", "name": lag, "key": "password"},
                             {"parameter": "ca", "name": f"{KAFKA}-cluster-ca-cert", "key": "ca.crt"}],
@@ -225,8 +238,8 @@ def acl(kind: str, name: str, *operations: str) -> dict[str, Any]:
 
 
 def kafka_users(service: ServiceEntry) -> list[dict[str, Any]]:
-    """The service's SCRAM user with exactly its topics and group, and for a consumer the autoscaler's
-    user, which may only describe them (read offsets, never messages)."""
+    """The service's SCRAM user with exactly its topics and group, and for a consumer whose lag KEDA reads
+    from Kafka the autoscaler's user, which may only describe them (read offsets, never messages)."""
     acls = []
     if service.publishes:
         # Read too: a relay that takes over reads the newest message of each partition it publishes to.
@@ -236,7 +249,7 @@ def kafka_users(service: ServiceEntry) -> list[dict[str, Any]]:
         acls += [acl("topic", topic, "Describe", "Read") for topic in service.consumed_topics()]
         acls += [acl("group", service.name, "Read"), acl("topic", DEAD_LETTER_TOPIC, "Describe", "Write")]
     users = [kafka_user(f"relief-{service.name}", acls)]
-    if stateful(service):
+    if stateful(service) and service.name not in LAG_FROM_PROMETHEUS:
         lag = [acl("topic", topic, "Describe") for topic in service.consumed_topics()]
         users.append(kafka_user(f"relief-{service.name}-lag", [*lag, acl("group", service.name, "Describe")]))
     return users

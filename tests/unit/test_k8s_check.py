@@ -112,6 +112,16 @@ def test_every_overlay_renders_everything_the_system_needs_and_validates(overlay
         assert ("Database", f"relief-{service.name}") in kinds
     for topic in [*topics().values(), DEAD_LETTER_TOPIC]:
         assert ("KafkaTopic", topic) in kinds
+    scaled = {r["metadata"]["name"]: r["spec"]["triggers"] for r in resources if r["kind"] == "ScaledObject"}
+    for service in (s for s in SERVICES if s.consumes):
+        lag = [t for t in scaled[service.name] if t["type"] != "cpu"]
+        if service.name in manifests.LAG_FROM_PROMETHEUS:
+            [trigger] = lag
+            assert f'relief_consumer_lag_messages{{namespace="relief", service="{service.name}"}}' in trigger[
+                "metadata"]["query"]
+        else:  # Kafka's committed offsets of the service's own group, on every topic it reads
+            assert {(t["metadata"]["consumerGroup"], t["metadata"]["topic"]) for t in lag} == {
+                (service.name, topic) for topic in service.consumed_topics()}
     custom = [r for r in resources if k8s_check.gvk(r) in crds]
     assert {r["kind"] for r in custom} >= {"Kafka", "KafkaNodePool", "Cluster", "ServiceMonitor", "ScaledObject"}
 
