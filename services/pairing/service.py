@@ -130,6 +130,7 @@ class PairingService(Operations):
         return 200, unit_list(self.pairings.units(principal.federation, query.get("federation")))
 
     @route("POST", "/cadres", roles=COORDINATORS, body=CadreRequest, response=CadreView,
+           responses={404: "no such unit in your federation"},
            summary="Register a cadre (帮扶责任人); households waiting for one are paired at once")
     def register_cadre(self, request: Request, principal: Principal, body: dict[str, Any]) -> Reply:
         cadre = self.pairings.register_cadre(
