@@ -59,9 +59,13 @@ class OutboxRelay:
         self.topic = topic_for(service)
         self.published = dict(published or {})
         self._origin: str | None = None
+        self._unmarked: tuple[int, int] | None = None  # a batch sent but not acknowledged: its last id, how many
 
     def publish_pending(self) -> int:
-        """Publish the next batch of stored events; return how many stored events it covered."""
+        """Publish the next batch of stored events; return how many stored events it covered. A batch whose
+        flush timed out with its messages still queued is finished first, by flushing again: never resent."""
+        if self._unmarked is not None:
+            self._finish()
         done = self.app.position(OUTBOX_POSITION) or 0
         notifications = self.app.process_recorder.select_notifications(
             start=done, limit=self.batch, inclusive_of_start=False
@@ -94,9 +98,17 @@ class OutboxRelay:
                            POSITION_HEADER: str(notification.id), ORIGIN_HEADER: self.origin}
                 self.publisher.publish(self.topic, envelope.case_id, encode(envelope), headers)
                 sent += 1
+        self._unmarked = (envelopes[-1][0].id, sent)
+        self._finish()
+
+    def _finish(self) -> None:
+        """Wait for the sent batch's acknowledgements, then mark it sent. A flush that leaves the messages
+        queued (PublishFailed.pending) leaves the batch unmarked, for the next call to finish."""
+        assert self._unmarked is not None
+        last, sent = self._unmarked
         self.publisher.flush(FLUSH_SECONDS)
+        self._unmarked = None
         failpoints.reached("outbox.after_flush")
-        last = envelopes[-1][0].id
         try:
             self.app.process_recorder.insert_tracking(Tracking(OUTBOX_POSITION, last))
         except IntegrityError:

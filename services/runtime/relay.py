@@ -68,9 +68,10 @@ class RelayLoop:
                 covered = relay.publish_pending()
             except Exception as exc:
                 self._failed(exc, backoff)
-                if not isinstance(exc, UnmappableEvent):
-                    # Start again from what the topic holds: messages the failed flush left queued in the
-                    # producer may still have gone out, and must not go out twice.
+                if not isinstance(exc, UnmappableEvent) and not getattr(exc, "pending", False):
+                    # Start again from what the topic holds. A flush that left its messages queued keeps
+                    # this relay and its producer instead: they are still being delivered (once each), and
+                    # a new producer would send them a second time.
                     _closed(relay)
                     relay = None
                 eventlet.sleep(backoff)

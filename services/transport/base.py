@@ -11,7 +11,15 @@ StartAt = Callable[[str, int], int | None]
 
 
 class PublishFailed(Exception):
-    """The transport did not acknowledge every message; none may be counted as sent."""
+    """The transport did not acknowledge every message; none may be counted as sent.
+
+    `pending`: the messages are still queued in the publisher, which goes on delivering them (each once: the
+    producer is idempotent). Flush the same publisher again; sending them again, or from a new publisher,
+    could put them on the topic twice."""
+
+    def __init__(self, message: str, pending: bool = False):
+        super().__init__(message)
+        self.pending = pending
 
 
 class Fenced(Exception):

@@ -164,11 +164,11 @@ class KafkaPublisher:
         return partitions[(murmur2(key.encode()) & 0x7FFFFFFF) % len(partitions)]
 
     def flush(self, timeout: float = 30.0) -> None:
-        futures, self._futures = self._futures, []
         try:
             self._producer.flush(timeout=timeout)
-        except KafkaError as exc:
-            raise PublishFailed(f"flush: {exc}") from exc
+        except KafkaError as exc:  # not yet acknowledged, still being retried: a later flush waits for them
+            raise PublishFailed(f"flush: {exc}", pending=True) from exc
+        futures, self._futures = self._futures, []
         failed = [f.exception for f in futures if not f.succeeded()]
         if failed:
             raise PublishFailed(f"{len(failed)} of {len(futures)} not acknowledged: {failed[0]}")

@@ -67,6 +67,37 @@ def test_nothing_is_marked_sent_when_the_broker_does_not_acknowledge(cases, bus)
     assert len(published(bus)) == 2
 
 
+class SlowBroker:
+    """A broker that acknowledges only after a restart: the first flush times out with every message still
+    queued in the producer (which goes on delivering them), the next one succeeds."""
+
+    def __init__(self, publisher):
+        self.publisher, self.flushes = publisher, 0
+
+    def publish(self, topic, key, value, headers=None):
+        self.publisher.publish(topic, key, value, headers)
+
+    def partition_for(self, topic, key):
+        return self.publisher.partition_for(topic, key)
+
+    def flush(self, timeout=30.0):
+        self.flushes += 1
+        if self.flushes == 1:
+            raise PublishFailed("flush: timed out", pending=True)
+        self.publisher.flush(timeout)
+
+
+def test_a_flush_that_timed_out_is_finished_by_flushing_again_never_by_sending_again(cases, bus):
+    ids = open_cases(cases, 3)
+    relay = OutboxRelay(cases, SlowBroker(bus.publisher()), case_event, "intake")
+    with pytest.raises(PublishFailed):
+        relay.publish_pending()
+    assert cases.position(OUTBOX_POSITION) is None  # not acknowledged: not marked
+    relay.publish_pending()  # the broker is back: the same batch is acknowledged, and marked
+    assert [e.case_id for e in published(bus)] == ids  # each once
+    assert cases.position(OUTBOX_POSITION) == cases.recorder.max_notification_id()
+
+
 def test_published_events_carry_no_id_number_or_phone(cases, bus):
     body = application_body()
     body["household"]["monthly_income"] = Decimal("900")
