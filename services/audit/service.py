@@ -155,16 +155,14 @@ class AuditService(Operations):
     @route("GET", "/household-clear", roles=HISTORY_READERS, query=ClearQuery, response=ClearView,
            summary="户户清: for each household filed on a day, which of the six clear items fail and why")
     def household_clear(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
-        root = query.get("federation") or principal.federation
-        principal.require_covers(root)
+        root = principal.subtree(query.get("federation"))
         return 200, self.trail.household_clear(root, query.get("as_of") or self.trail.today(), query.get("after"),
                                                 query.get("limit", 500))
 
     @route("GET", "/anomalies", roles=LOG_READERS, query=AnomaliesQuery, response=AnomaliesView,
            summary="Anomalies (跑冒滴漏) found in the trail alone, each with the entries that prove it")
     def anomalies(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
-        root = query.get("federation") or principal.federation
-        principal.require_covers(root)
+        root = principal.subtree(query.get("federation"))
         end = query.get("to") or self.trail.today()
         start = query.get("from_")
         if start is not None and start > end:

@@ -231,8 +231,7 @@ class IntakeService(Operations):
     @route("GET", "/stats", roles=READERS, query=StatsQuery, response=Stats,
            summary="Counts by state, category and cause; filings, exits, exit and return rates of a year")
     def stats(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
-        root = query.get("federation") or principal.federation
-        principal.require_covers(root)
+        root = principal.subtree(query.get("federation"))
         year = query.get("year") or self.cases.today().year
         return 200, STATS.dump({"federation": root, **yearly_stats(self.cases.case_rows(root), year)})
 

@@ -209,8 +209,7 @@ class PairingService(Operations):
     @route("GET", "/visits/overdue", roles=SUPERVISORS, query=AsOfQuery, response=OverdueList,
            summary="Households without their due visit, most overdue first, with the cadre responsible")
     def overdue(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
-        root = query.get("federation") or principal.federation
-        principal.require_covers(root)
+        root = principal.subtree(query.get("federation"))
         as_of = query.get("as_of") or self.pairings.today()
         households = self.pairings.overdue(root, as_of)
         return 200, {"federation": root, "as_of": as_of.isoformat(), "households": households}
@@ -227,8 +226,7 @@ class PairingService(Operations):
     @route("GET", "/coverage", roles=SUPERVISORS, query=CoverageQuery, response=Coverage,
            summary="Filed, paired (within N days) and uncovered households, cadre loads, visits per quarter")
     def coverage(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
-        root = query.get("federation") or principal.federation
-        principal.require_covers(root)
+        root = principal.subtree(query.get("federation"))
         found = self.pairings.coverage(root, query.get("as_of"), query.get("within_days"))
         return 200, {"federation": root, **found}
 

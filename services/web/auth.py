@@ -44,6 +44,12 @@ class Principal:
         if not self.covers(federation):
             raise Forbidden(f"federation {federation} is outside {self.federation}")
 
+    def subtree(self, federation: str | None) -> str:
+        """The federation a query asks about, else the principal's own; Forbidden if outside theirs."""
+        root = federation or self.federation
+        self.require_covers(root)
+        return root
+
 
 def issue_token(secret: str, user: str, role: str, federation: str, ttl_seconds: int = 8 * 3600) -> str:
     """Sign a token for a user; used by `make token` and by tests."""
