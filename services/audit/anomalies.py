@@ -33,10 +33,9 @@ RELEASES = ("failed", "reversed", "cancelled")
 
 @dataclass
 class Budgets:
-    """Every budget of every program in log order: given (BudgetAllocated), passed to children, reserved."""
+    """Every move of every budget of every program: allocations (BudgetAllocated) and reservations (approvals,
+    less what was released), replayed in log order by `overruns`."""
 
-    given: dict[tuple[str, str], Decimal] = field(default_factory=dict)
-    usage: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     moves: list[tuple[int, str, tuple[str, str], Decimal, date | None]] = field(default_factory=list)
 
     def allocated(self, entry: Mapping[str, Any]) -> None:
@@ -51,6 +50,8 @@ class Budgets:
         """Replay every move in log order; a budget whose use (children's budgets plus what it reserved) goes
         above what it was given is one finding, at its first overrun."""
         found: dict[tuple[str, str], dict[str, Any]] = {}
+        given: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        reserved: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         children: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         indexes: dict[tuple[str, str], list[int]] = defaultdict(list)
         for index, move, key, amount, on in sorted(self.moves, key=lambda m: m[0]):
@@ -58,23 +59,21 @@ class Budgets:
             indexes[key].append(index)
             if move == "allocated":
                 program, federation = key
-                before = self.given.get(key, Decimal(0))
-                self.given[key] = amount
+                before, given[key] = given[key], amount
                 if "." in federation:
                     parent = (program, federation.rsplit(".", 1)[0])
                     children[parent] += amount - before
                     indexes[parent].append(index)
                     touched.append(parent)
             else:
-                self.usage[key] += amount
+                reserved[key] += amount
             for budget in touched:
-                used = children[budget] + self.usage[budget]
-                given = self.given.get(budget, Decimal(0))
-                if used > given and budget not in found:
+                used = children[budget] + reserved[budget]
+                if used > given[budget] and budget not in found:
                     found[budget] = {
                         "check": "budget_overrun", "case_id": None, "program_id": budget[0], "federation": budget[1],
                         "on": on.isoformat() if on else None,
-                        "detail": f"{money(used)} reserved and passed down of a budget of {money(given)}",
+                        "detail": f"{money(used)} reserved and passed down of a budget of {money(given[budget])}",
                         "indexes": sorted(indexes[budget])}
         return list(found.values())
 

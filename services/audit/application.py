@@ -210,10 +210,11 @@ class Trail(IndexedApplication):
         """户户清 for each household filed on `day` in the subtree, `limit` cases scanned at a time from `after`."""
         heads = self.select_rows(CASES, subtree=("federation", scope), after=after, limit=limit)
         results = []
+        trainings: dict[str, dict[str, Any]] = {}  # the courses, read once for the whole page
         for head in heads:
             case = fold(head["case_id"], self._events(head["case_id"]), until=day)
             if case.worker is not None and case.filed_on(day):
-                trainings = self._records({t["training_id"] for t in case.trainings.values()})
+                trainings.update(self._records({t["training_id"] for t in case.trainings.values()} - set(trainings)))
                 results.append(household_clear(case, day, trainings, self.follow_up_months))
         return {"federation": scope, "as_of": day.isoformat(), "households": len(results),
                 "clear": sum(1 for r in results if r["clear"]), "cases": results,
