@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from tests.factories import application_body
-from tests.harness.postgres import free_port
 from tests.harness.services import ProcessSystem, environment
 
 pytestmark = pytest.mark.kafka
@@ -28,17 +27,15 @@ def test_the_fenced_replica_exits_non_zero_and_the_new_one_consumes(tmp_path, ka
             time.sleep(0.3)
         assert reader.get(f"/cases/{first}/aid").status_code == 200  # aid consumed the case
 
-        address = f"127.0.0.1:{free_port()}"  # a second process wrongly given the same replica name
-        extra = {"RELIEF_AID_INSTANCE": "aid-0", "RELIEF_AID_ADDRESS": address,
-                 "RELIEF_AID_STORE": f"sqlite:///{tmp_path}/aid-twin.db"}
-        system.procs["aid-twin"] = system._spawn("aid-twin", ["aid"], extra)
+        twin = system.spawn_replica("aid", "aid-twin", {  # a second process wrongly given the same replica name
+            "RELIEF_AID_INSTANCE": "aid-0", "RELIEF_AID_STORE": f"sqlite:///{tmp_path}/aid-twin.db"})
         assert system.wait_exit("aid", timeout=40) == 1  # fenced: stops and says so with its exit code
         assert "fenced" in system.log("aid")
 
         second = staff.post("/cases", application_body()).json()["case_id"]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            answer = requests.get(f"http://{address}/cases/{second}/aid", timeout=5, headers=reader.session.headers)
+            answer = requests.get(f"{twin}/cases/{second}/aid", timeout=5, headers=reader.session.headers)
             if answer.status_code == 200:
                 break
             time.sleep(0.3)

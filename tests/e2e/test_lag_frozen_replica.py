@@ -17,7 +17,6 @@ import requests
 
 from services.contracts.topics import INTAKE_TOPIC
 from tests.e2e.flows import file_case, wait_for
-from tests.harness.postgres import free_port
 from tests.harness.services import ProcessSystem, environment
 
 pytestmark = pytest.mark.kafka
@@ -49,9 +48,7 @@ def test_the_live_replica_reports_the_lag_of_a_frozen_replicas_partitions(tmp_pa
     try:
         system.start("intake")
         for replica in ("pairing-a", "pairing-b"):
-            address = f"127.0.0.1:{free_port()}"
-            urls[replica] = f"http://{address}"
-            system.procs[replica] = system._spawn(replica, ["pairing"], {"RELIEF_PAIRING_ADDRESS": address})
+            urls[replica] = system.spawn_replica("pairing", replica)
         for url in urls.values():
             wait_for(lambda url=url: ready(url), 60, "a pairing replica ready (partitions assigned)")
         live, frozen = urls["pairing-a"], "pairing-b"

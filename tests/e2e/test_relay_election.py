@@ -16,7 +16,6 @@ from services.contracts.topics import INTAKE_TOPIC
 from services.web.auth import issue_token
 from tests.e2e.flows import wait_for
 from tests.factories import application_body
-from tests.harness.postgres import free_port
 from tests.harness.services import Client, ProcessSystem, environment
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -47,10 +46,7 @@ def test_the_standby_relay_takes_over_and_no_event_is_lost_or_sent_twice(tmp_pat
     urls = {}
     try:
         for replica in ("intake-a", "intake-b"):
-            address = f"127.0.0.1:{free_port()}"
-            urls[replica] = f"http://{address}"
-            extra = {"RELIEF_INTAKE_ADDRESS": address, "RELIEF_INTAKE_INSTANCE": replica}
-            system.procs[replica] = system._spawn(replica, ["intake"], extra)
+            urls[replica] = system.spawn_replica("intake", replica, {"RELIEF_INTAKE_INSTANCE": replica})
         for url in urls.values():
             wait_for(lambda url=url: _healthy(url), 30, "a replica answering")
         wait_for(lambda: sum(leader_gauge(url) for url in urls.values()) == 1, 20, "one active relay")

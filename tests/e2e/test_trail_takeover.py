@@ -31,7 +31,6 @@ from services.contracts.topics import TOPICS
 from services.transport import transport_for
 from services.web.auth import issue_token
 from tests.e2e.flows import wait_for
-from tests.harness.postgres import free_port
 from tests.harness.services import ProcessSystem, environment
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -198,11 +197,8 @@ def test_the_standby_sequencer_appends_within_15_s_of_the_kill_and_the_trail_sta
     producer = Producer(kafka)
     try:
         for replica in REPLICAS:
-            address = f"127.0.0.1:{free_port()}"
-            urls[replica] = f"http://{address}"
-            system.procs[replica] = system._spawn(replica, ["audit"], {
-                "RELIEF_AUDIT_ADDRESS": address, "RELIEF_AUDIT_INSTANCE": replica,
-                "RELIEF_AUDIT_CHECKPOINT_SECONDS": "1"})
+            urls[replica] = system.spawn_replica("audit", replica, {
+                "RELIEF_AUDIT_INSTANCE": replica, "RELIEF_AUDIT_CHECKPOINT_SECONDS": "1"})
         wait_for(lambda: all(answers(u, "/health") for u in urls.values()), 30, "both replicas answering")
         wait_for(lambda: store.holder() in REPLICAS, 20, "one replica holding the sequencer's lease")
         active = store.holder()

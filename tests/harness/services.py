@@ -103,6 +103,14 @@ class ProcessSystem(System):
             self.wait_healthy(name, self.procs[name])
         return self
 
+    def spawn_replica(self, service: str, replica: str, extra: dict[str, str] | None = None) -> str:
+        """Start another process of `service`, named `replica` (its log and its key in `procs`), on a port of
+        its own; its base URL. It is not waited for: a test starting several waits for them together."""
+        address = f"127.0.0.1:{free_port()}"
+        self.procs[replica] = self._spawn(replica, [service],
+                                          {f"RELIEF_{service.upper()}_ADDRESS": address, **(extra or {})})
+        return f"http://{address}"
+
     def start_all(self) -> ProcessSystem:
         """Run every service in one process, as `make run` does."""
         self.procs["all"] = self._spawn("all", [], None)
