@@ -30,6 +30,7 @@ from services.intake.identity import with_check_character
 from services.web.auth import issue_token
 from tests.factories import application_body
 from tests.harness.postgres import free_port
+from tests.harness.processes import terminate
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATE = 500
@@ -221,12 +222,7 @@ def server(cmd: list[str], env: dict[str, str], port: int, log: Path, cpu: int |
             time.sleep(0.1)
         yield
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, 30)
 
 
 def serve_bare(port: int) -> None:

@@ -54,6 +54,7 @@ from services.config import service_config
 from services.contracts import encode
 from services.eventstore import store_env
 from services.transport.embedded import EmbeddedTransport
+from tests.harness.processes import terminate
 from tests.harness.services import environment
 
 TARGET_RATE = 5000  # entries/s per sequencer
@@ -70,16 +71,6 @@ def spawn(env: dict[str, str], profile: Path | None) -> subprocess.Popen[bytes]:
     log = open(Path(env["RELIEF_DATA_DIR"]) / "audit.log", "ab")  # noqa: SIM115
     return subprocess.Popen([sys.executable, *command], cwd=ROOT, env={**os.environ, **env}, stdout=log,
                             stderr=subprocess.STDOUT)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 class Prober(threading.Thread):
@@ -226,7 +217,7 @@ def bench_store(label: str, url: str, tmp: Path, entries: int, cases: int, profi
     finally:
         prober.done.set()
         if process is not None:
-            stop(process)
+            terminate(process, 30)
         bus.close()
         reader.close()
         if profile and samples.exists():

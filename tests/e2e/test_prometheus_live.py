@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import re
 import shutil
-import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -23,6 +22,7 @@ import requests
 from tests.e2e.flows import register_cadres, wait_for
 from tests.e2e.test_aid_over_kafka import import_cases
 from tests.harness.postgres import free_port
+from tests.harness.processes import terminate
 from tests.harness.services import ProcessSystem, environment
 from tests.import_files import valid_row
 
@@ -60,11 +60,7 @@ def prometheus(system, tmp_path):
         wait_for(lambda: _answers(url + "/-/ready"), 30, "Prometheus ready")
         yield url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc, 15)
         log.close()
 
 

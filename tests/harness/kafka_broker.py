@@ -27,6 +27,7 @@ from kafka.admin import ACL, ACLOperation, ACLPermissionType, ResourcePattern, R
 
 from services.catalog import entry, names, topics
 from services.contracts.topics import DEAD_LETTER_TOPIC, PARTITIONS
+from tests.harness.processes import terminate
 
 KAFKA_DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 STARTED_LINE = "Kafka Server started"
@@ -239,13 +240,7 @@ class KafkaBroker:
         """SIGTERM the JVM, SIGKILL it after stop_timeout, and always wait for it."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, self.stop_timeout)
         self.proc = None
 
     def _fail(self, reason: str) -> NoReturn:

@@ -16,6 +16,7 @@ from services.catalog import names
 from services.config import DEV_JWT_SECRET, service_config
 from services.web.auth import issue_token
 from tests.harness.postgres import free_port
+from tests.harness.processes import terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -153,14 +154,7 @@ class ProcessSystem(System):
 
     def stop(self, *names: str) -> None:
         for name in names or list(self.procs):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            terminate(self.procs[name], 15)
 
     def log(self, name: str) -> str:
         path = Path(self.env["RELIEF_DATA_DIR"]) / f"{name}.log"
