@@ -33,10 +33,8 @@ from services.metrics import (
     EVENTS_CONSUMED,
     TRAIL_APPEND_SECONDS,
     TRAIL_APPENDED,
-    TRAIL_CHECKPOINT_TIME,
     TRAIL_REJECTED,
     TRAIL_SEQUENCER,
-    TRAIL_SIZE,
     TRAIL_STALLED,
 )
 from services.runtime import failpoints
@@ -155,7 +153,6 @@ class Sequencer(DependencyProvider):
             transport.ensure_topics([*self.topics, DEAD_LETTER_TOPIC])
             subscription = subscribe()
             dead_letters = transport.publisher()
-            TRAIL_SIZE.set(trail.head().size)
             self._checkpoint(trail)
             while not self.stopping and self._hold(trail):
                 messages = list(subscription.poll(0.5))
@@ -218,7 +215,6 @@ class Sequencer(DependencyProvider):
         for m in fresh:
             TRAIL_APPENDED.labels(m.topic).inc()
             EVENTS_CONSUMED.labels("audit", m.topic).inc()
-        TRAIL_SIZE.set(append.size)
         TRAIL_APPEND_SECONDS.observe(time.perf_counter() - started)
         return Head(append.size, append.root())
 
@@ -230,8 +226,7 @@ class Sequencer(DependencyProvider):
 
     def _checkpoint(self, trail: Trail, head: Head | None = None) -> None:
         """Sign a checkpoint if one is due; `head`: the log's head if this sequencer just appended."""
-        if trail.checkpoint_if_due(self.signer, self.every, self.seconds, head=head) is not None:
-            TRAIL_CHECKPOINT_TIME.set(time.time())
+        trail.checkpoint_if_due(self.signer, self.every, self.seconds, head=head)
 
     def _stalled(self, exc: Exception, messages: list[Message], backoff: float) -> None:
         where = f" at {messages[0].position_name}@{messages[0].offset}" if messages else ""

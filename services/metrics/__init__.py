@@ -64,7 +64,6 @@ BUILD_INFO = Gauge(
 )
 
 # The audit trail (services/audit).
-TRAIL_SIZE = Gauge("relief_trail_size", "Entries in the audit trail's log")
 TRAIL_APPENDED = Counter("relief_trail_entries_total", "Entries appended to the audit trail, per source topic",
                          ["topic"])
 TRAIL_REJECTED = Counter("relief_trail_rejected_sources_total",
@@ -75,5 +74,3 @@ TRAIL_APPEND_SECONDS = Histogram(
 )
 TRAIL_STALLED = Gauge("relief_trail_stalled", "1 while the trail's sequencer is stopped at a batch it cannot append")
 TRAIL_SEQUENCER = Gauge("relief_trail_sequencer", "1 on the audit replica that holds the sequencer's lease")
-TRAIL_CHECKPOINT_TIME = Gauge("relief_trail_checkpoint_timestamp_seconds",
-                              "When the newest signed checkpoint was made (its age: time() minus this)")
