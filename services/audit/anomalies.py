@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.audit.fold import CaseFold, day, money, recorded_on
+from services.audit.fold import CaseFold, day, money, recorded_on, step_on
 
 RELEASES = ("failed", "reversed", "cancelled")
 
@@ -130,13 +130,13 @@ def case_findings(case: CaseFold, programs: Mapping[str, Mapping[str, Any]], bud
         program_indexes = program.get("indexes", [])[:1]
         cap = _cap(program, paid)
         total = sum((Decimal(d["amount"]) for d in paid), Decimal(0))
-        last = max(paid, key=lambda d: _paid_on(d) or "")
+        last = max(paid, key=lambda d: step_on(d, "paid") or "")
         if cap is not None and total > cap:
             finding("over_household_cap", f"{money(total)} from {program.get('name', program_id)} of a cap of "
-                    f"{money(cap)}", _paid_on(last), [i for d in paid for i in d["indexes"]] + program_indexes)
+                    f"{money(cap)}", step_on(last, "paid"), [i for d in paid for i in d["indexes"]] + program_indexes)
         if program.get("kind") == "festival" and len(paid) > 1:
             finding("duplicate_festival", f"paid {len(paid)} times for {program.get('festival')} "
-                    f"{program.get('year')} ({program.get('name', program_id)})", _paid_on(last),
+                    f"{program.get('year')} ({program.get('name', program_id)})", step_on(last, "paid"),
                     [i for d in paid for i in d["indexes"]] + program_indexes)
         if program.get("kind") == "education":
             students: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -145,7 +145,7 @@ def case_findings(case: CaseFold, programs: Mapping[str, Mapping[str, Any]], bud
             for twice in (s for s in students.values() if len(s) > 1):
                 finding("duplicate_student", f"one student paid {len(twice)} times by "
                         f"{program.get('name', program_id)} ({program.get('year')})",
-                        _paid_on(max(twice, key=lambda d: _paid_on(d) or "")),
+                        step_on(max(twice, key=lambda d: step_on(d, "paid") or ""), "paid"),
                         [i for d in twice for i in d["indexes"]] + program_indexes)
     for exit_ in case.exits:
         reason, notes = exit_.get("reason"), exit_.get("notes")
@@ -172,10 +172,6 @@ def _cap(program: Mapping[str, Any], paid: list[dict[str, Any]]) -> Decimal | No
     terms = versions.get(used) or (versions[max(versions)] if versions else None)
     cap = ((terms or {}).get("eligibility") or {}).get("household_cap")
     return Decimal(cap) if cap is not None else None
-
-
-def _paid_on(d: Mapping[str, Any]) -> str | None:
-    return next((s["on"] for s in d["steps"] if s["step"] == "paid"), None)
 
 
 def _standing(case: CaseFold, on: date) -> str:

@@ -189,9 +189,9 @@ class CaseFold:
             "indexes": [index]}
 
     def _step(self, kind: str, p: Mapping[str, Any], index: int) -> None:
-        known = self.disbursements.get(str(p["disbursement_id"]))
-        d = known if known is not None else self.disbursements.setdefault(str(p["disbursement_id"]), {
-            "disbursement_id": str(p["disbursement_id"]), "program_id": None, "kind": p.get("kind"), "form": None,
+        did = str(p["disbursement_id"])
+        d = self.disbursements.get(did) or self.disbursements.setdefault(did, {  # a step with no request seen
+            "disbursement_id": did, "program_id": None, "kind": p.get("kind"), "form": None,
             "amount": p.get("amount"), "requested_by": None, "steps": [], "indexes": []})
         step = {"step": STEPS[kind], "on": p.get("on"), "by": p.get("by"), "reason": p.get("reason"), "index": index}
         for extra in ("bank_reference", "confirmed_by"):
@@ -305,8 +305,8 @@ def card(case: CaseFold, roster: Mapping[str, Mapping[str, Any]], programs: Mapp
         aid.append({"disbursement_id": d["disbursement_id"], "program": program.get("name"), "kind": d.get("kind"),
                     "form": d.get("form"), "amount": d.get("amount"), "items": d.get("items"),
                     "status": d.get("status"),
-                    "requested_on": d.get("requested_on"), "paid_on": _step_on(d, "paid"),
-                    "confirmed_on": _step_on(d, "confirmed"), "indexes": d["indexes"]})
+                    "requested_on": d.get("requested_on"), "paid_on": step_on(d, "paid"),
+                    "confirmed_on": step_on(d, "confirmed"), "indexes": d["indexes"]})
     courses = []
     for t in case.trainings.values():
         course = trainings.get(t["training_id"], {})
@@ -323,7 +323,8 @@ def card(case: CaseFold, roster: Mapping[str, Mapping[str, Any]], programs: Mapp
     }
 
 
-def _step_on(d: Mapping[str, Any], step: str) -> Any:
+def step_on(d: Mapping[str, Any], step: str) -> Any:
+    """The day of a disbursement's latest step of that kind (paid, confirmed…), or None."""
     return next((s["on"] for s in reversed(d["steps"]) if s["step"] == step), None)
 
 
@@ -376,9 +377,9 @@ def household_clear(case: CaseFold, on: date, trainings: Mapping[str, Mapping[st
 
     for d in case.paid():
         if d.get("status") == "paid":
-            fail("money", f"{d['disbursement_id']} paid on {_step_on(d, 'paid')} is not confirmed by the household",
+            fail("money", f"{d['disbursement_id']} paid on {step_on(d, 'paid')} is not confirmed by the household",
                  d["indexes"])
-        paid_on = day(_step_on(d, "paid"))
+        paid_on = day(step_on(d, "paid"))
         if paid_on is not None and not case.filed_on(paid_on):
             fail("money", f"{d['disbursement_id']} paid on {paid_on} while the case was not filed", d["indexes"])
 

@@ -131,7 +131,7 @@ def world(trail) -> dict[str, Any]:
     after_exit = w.disbursement(b, program, "2026-03-04", "cw4", [("DisbursementPaid", "2026-03-05", "bank")])
     return {"a": a, "b": b, "unit": unit, "cadre": cadre, "program": program, "budget": budget, "good": good,
             "by_requester": by_requester, "by_verifier": by_verifier, "after_exit": after_exit,
-            "exit_index": exit_index}
+            "exit_index": exit_index, "events": w}
 
 
 def entry_type(trail, index: int) -> str:
@@ -244,3 +244,26 @@ def test_anomalies_are_found_in_the_trail_alone_with_the_entries_that_prove_them
     summer = {f["check"] for f in trail.anomalies("gs.by.pg", date(2026, 7, 1), date(2026, 7, 15))["findings"]}
     assert summer == {"visit_overdue"}  # household A missed its second-quarter visit
     assert trail.anomalies("gs.ln", None, date(2026, 4, 15))["findings"] == []
+
+
+def test_one_student_paid_twice_by_one_education_program_is_a_finding(trail, world):
+    w, grant = world["events"], str(uuid.uuid4())
+    w.add("aid", "ProgramCreated", grant, "2026-01-03", {
+        "program_id": grant, "name": "2026年金秋助学", "kind": "education", "year": 2026, "festival": None,
+        "help": "schooling", "version": 1, "terms": {"amount": "3000.00", "rule": None, "eligibility": {
+            "include_exited": False, "categories": [], "causes": [], "household_cap": None,
+            "min_members": None, "max_members": None}}, "by": "admin"}, "gs")
+    for federation, amount in (("gs", "100000.00"), ("gs.by", "10000.00")):
+        w.add("aid", "BudgetAllocated", str(uuid.uuid4()), "2026-01-04",
+              {"program_id": grant, "amount": amount, "delta": amount, "by": "admin"}, federation)
+    steps = [("DisbursementApproved", "2026-02-11", "approver1"), ("DisbursementPaid", "2026-02-12", "bank")]
+    first = w.disbursement(world["a"], grant, "2026-02-10", "cw1", steps, "3000.00", CHILD_DIGEST)
+    second = w.disbursement(world["a"], grant, "2026-02-10", "cw1", steps, "3000.00", CHILD_DIGEST)
+
+    found = [f for f in trail.anomalies("gs", None, date(2026, 4, 15))["findings"] if f["case_id"] == world["a"]]
+    assert [f["check"] for f in found] == ["duplicate_student"]
+    (twice,) = found
+    assert twice["on"] == "2026-02-12" and "2026年金秋助学" in twice["detail"]
+    rows = {json.loads(r["entry"])["event"]["payload"].get("disbursement_id")
+            for r in trail.select_rows(ENTRIES) if int(r["idx"]) in twice["indexes"]}
+    assert {first, second} <= rows
