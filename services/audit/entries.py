@@ -84,16 +84,26 @@ def canonical(value: Any) -> bytes:
 
 
 def _plain(value: Any) -> bool:
-    kind = type(value)
-    if kind is str or value is None or kind is bool:
-        return True
-    if kind is int:
-        return -SAFE_INTEGER <= value <= SAFE_INTEGER
-    if kind is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
-    if kind is list:
-        return all(_plain(v) for v in value)
-    return False
+    """Whether json.dumps gives the value's RFC 8785 bytes (a loop, not a recursion: every entry is checked)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is str or node is None or kind is bool:
+            continue
+        if kind is int:
+            if not -SAFE_INTEGER <= node <= SAFE_INTEGER:
+                return False
+        elif kind is dict:
+            for key in node:
+                if type(key) is not str or not key.isascii():
+                    return False
+            stack.extend(node.values())
+        elif kind is list:
+            stack.extend(node)
+        else:
+            return False
+    return True
 
 
 def commitment(salt: bytes, value: bytes) -> str:

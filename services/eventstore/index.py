@@ -7,7 +7,7 @@ uniqueness an aggregate cannot (one open file per person): both must never disag
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -19,10 +19,12 @@ class Table:
     key: str
     columns: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    all_columns: tuple[str, ...] = field(init=False, repr=False, compare=False)  # the key, then the columns
+    column_set: frozenset[str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def all_columns(self) -> tuple[str, ...]:
-        return (self.key, *self.columns)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "all_columns", (self.key, *self.columns))
+        object.__setattr__(self, "column_set", frozenset(self.all_columns))
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,10 @@ class ClaimConflict(Exception):
 class Dialect:
     """Render index statements with one database's parameter style."""
 
-    def __init__(self, param: str, arrays: bool):
+    def __init__(self, param: str, arrays: bool, array_param: str | None = None):
         self.param = param  # e.g. ":{}" for SQLite, "%({})s" for psycopg
         self.arrays = arrays  # whether a list binds as one array parameter (PostgreSQL)
+        self.array_param = array_param or param  # psycopg's "%({})b": an array sent in binary, nothing escaped
 
     def p(self, name: str) -> str:
         return self.param.format(name)
@@ -89,6 +92,16 @@ class Dialect:
         return (
             f"INSERT INTO {table.name} ({', '.join(names)}) "
             f"VALUES ({', '.join(self.p(c) for c in names)}) "
+            f"ON CONFLICT ({table.key}) DO UPDATE SET {updates}"
+        )
+
+    def upsert_many(self, table: Table) -> str:
+        """`upsert` of many rows at once, each column bound as one text array (PostgreSQL only)."""
+        names = table.all_columns
+        updates = ", ".join(f"{c} = excluded.{c}" for c in table.columns)
+        arrays = ", ".join(f"{self.array_param.format(c)}::text[]" for c in names)
+        return (
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
             f"ON CONFLICT ({table.key}) DO UPDATE SET {updates}"
         )
 
@@ -148,7 +161,6 @@ class Dialect:
 
 def row_params(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     """Return the row's values for every column, None for the ones it leaves out."""
-    unknown = set(row) - set(table.all_columns)
-    if unknown:
-        raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
+    if not row.keys() <= table.column_set:
+        raise ValueError(f"{table.name} has no columns {sorted(set(row) - table.column_set)}")
     return {c: row.get(c) for c in table.all_columns}

@@ -34,7 +34,7 @@ def _once(method: Any) -> Any:
 class PostgresIndexedRecorder(IndexRows, PostgresProcessRecorder):
     """Record events, tracking and index rows atomically in PostgreSQL."""
 
-    dialect = Dialect("%({})s", arrays=True)
+    dialect = Dialect("%({})s", arrays=True, array_param="%({})b")
     migration_lock = "LOCK TABLE relief_schema IN EXCLUSIVE MODE"
 
     def create_table(self) -> None:
