@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from services.audit import log
 from services.audit.anomalies import Budgets, anomalies
-from services.audit.entries import Secret, Source, rejected_event, reveal, seal
+from services.audit.entries import Secret, Source, rejected_event, reveal, seal_checked
 from services.audit.fold import CaseFold, as_of_view, card, fold, household_clear, roster_of
 from services.audit.log import CASES, CHECKPOINTS, ENTRIES, SECRETS, Append, Head, stored_tree
 from services.audit.merkle import TILE_WIDTH, encode_entry_bundle, tile_width
@@ -63,8 +63,8 @@ class Trail(IndexedApplication):
             if envelope is None:
                 append.add(None, None, source, rejected_event(raw, problem or "not a valid event"))
             else:
-                sealed, secrets = seal(envelope.to_dict())
-                append.add(envelope.case_id, envelope.federation, source, sealed, secrets)
+                sealed, secrets, plain = seal_checked(envelope.to_dict())
+                append.add(envelope.case_id, envelope.federation, source, sealed, secrets, plain)
         return append
 
     def store(self, append: Append, positions: dict[str, int]) -> None:

@@ -79,8 +79,11 @@ def canonical(value: Any) -> bytes:
     \\u00XX), integers as digits. That costs a tenth of the rfc8785 package's pure-Python encoder; any other
     value goes to the package. tests/unit/test_canonical.py holds the two to the same bytes."""
     if _plain(value):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return _JSON.encode(value).encode()
     return rfc8785.dumps(value)
+
+
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # one, not one a call
 
 
 def _plain(value: Any) -> bool:
@@ -114,15 +117,28 @@ def commitment(salt: bytes, value: bytes) -> str:
 def seal(envelope: Mapping[str, Any], salt: Callable[[], bytes] = lambda: os.urandom(16)) -> tuple[dict[str, Any],
                                                                                                     list[Secret]]:
     """The envelope with every personal value replaced by its commitment, and the secrets to keep aside."""
+    sealed, secrets, _ = seal_checked(envelope, salt)
+    return sealed, secrets
+
+
+def seal_checked(envelope: Mapping[str, Any], salt: Callable[[], bytes] = lambda: os.urandom(16)
+                 ) -> tuple[dict[str, Any], list[Secret], bool]:
+    """`seal`, and whether the sealed envelope is plain JSON (`_plain`: json.dumps gives its RFC 8785 bytes),
+    found on the same walk, so that `entry_bytes` need not walk the event a second time."""
     case_id = str(envelope.get("case_id") or "")
     secrets: list[Secret] = []
+    plain = True
 
     def walk(node: Any, subject: str) -> Any:
-        if isinstance(node, dict):
+        nonlocal plain
+        kind = type(node)
+        if kind is dict:
             digest = node.get("id_digest")
             owner = digest if isinstance(digest, str) else subject
             sealed: dict[str, Any] = {}
             for key, value in node.items():
+                if type(key) is not str or not key.isascii():
+                    plain = False
                 if key in PERSONAL_KEYS and value is not None:
                     s, text = salt(), canonical(value)
                     c = commitment(s, text)
@@ -131,23 +147,36 @@ def seal(envelope: Mapping[str, Any], salt: Callable[[], bytes] = lambda: os.ura
                 else:
                     sealed[key] = walk(value, owner)
             return sealed
-        if isinstance(node, list):
+        if kind is list:
             return [walk(item, subject) for item in node]
+        if isinstance(node, dict | list):  # a subclass: sealed alike, but left to rfc8785 to encode
+            plain = False
+            return walk(dict(node), subject) if isinstance(node, dict) else [walk(i, subject) for i in node]
+        if not (kind is str or node is None or kind is bool or (kind is int and -SAFE_INTEGER <= node <= SAFE_INTEGER)):
+            plain = False
         return node
 
     payload = envelope.get("payload")
     sealed_envelope = {k: v for k, v in envelope.items() if k != "payload"}
+    plain = _plain(sealed_envelope)
     sealed_envelope["payload"] = walk(payload, case_id)
-    return sealed_envelope, secrets
+    return sealed_envelope, secrets, plain
 
 
 def entry_bytes(
     index: int, case_id: str | None, case_seq: int | None, prev_case_hash: str | None, source: Source,
-    event: Mapping[str, Any],
+    event: Mapping[str, Any], event_plain: bool = False,
 ) -> bytes:
-    """The canonical bytes of one entry; EntryTooLarge over 65,535 bytes."""
-    data = canonical({"index": index, "case_id": case_id, "case_seq": case_seq, "prev_case_hash": prev_case_hash,
-                      "source": source.as_dict(), "event": dict(event)})
+    """The canonical bytes of one entry; EntryTooLarge over 65,535 bytes. `event_plain`: `seal_checked` found
+    the event plain JSON, so only the entry's own fields are checked before json.dumps writes it."""
+    entry = {"index": index, "case_id": case_id, "case_seq": case_seq, "prev_case_hash": prev_case_hash,
+             "source": source.as_dict()}
+    if event_plain and type(event) is dict and _plain(entry):
+        entry["event"] = event
+        data = _JSON.encode(entry).encode()
+    else:
+        entry["event"] = dict(event)
+        data = canonical(entry)
     if len(data) > MAX_ENTRY_SIZE:
         raise EntryTooLarge(f"the entry for {source.key} is {len(data):,} bytes; a trail entry is at most "
                             f"{MAX_ENTRY_SIZE:,}")

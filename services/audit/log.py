@@ -125,15 +125,16 @@ class Append:
         return self.tree.size
 
     def add(self, case_id: str | None, federation: str | None, source: Source, event: dict[str, Any],
-            secrets: Sequence[Secret] = ()) -> int:
-        """Append one entry (EntryTooLarge if it cannot be one: nothing of it is kept); its index."""
+            secrets: Sequence[Secret] = (), event_plain: bool = False) -> int:
+        """Append one entry (EntryTooLarge if it cannot be one: nothing of it is kept); its index.
+        `event_plain`: the event is known to be plain JSON (entries.seal_checked)."""
         index = self.tree.size
         seq, prev = None, None
         if case_id:
             known = self.cases.get(case_id)
             seq = 1 if known is None else int(known["seq"]) + 1
             prev = None if known is None else known["leaf"]
-        data = entry_bytes(index, case_id or None, seq, prev, source, event)
+        data = entry_bytes(index, case_id or None, seq, prev, source, event, event_plain)
         leaf = leaf_hash(data)
         self.tree.append(leaf)
         if case_id:

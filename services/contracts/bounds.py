@@ -43,9 +43,13 @@ class Printable(validate.Validator):
     error = "no control characters but tab and line breaks, and no lone surrogates"
 
     def __call__(self, value: Any) -> Any:
-        if isinstance(value, str) and _FORBIDDEN.search(value) is not None:
+        if isinstance(value, str) and not self.accepts(value):
             raise ValidationError(self.error)
         return value
+
+    @staticmethod
+    def accepts(value: str) -> bool:
+        return _FORBIDDEN.search(value) is None
 
 
 PRINTABLE = Printable()

@@ -179,7 +179,7 @@ def encode(envelope: Envelope, check: bool = False) -> bytes:
     from services.contracts.registry import contract_for
 
     if check:
-        errors = contract_for(envelope.type, envelope.version).validator.validate(envelope.payload)
+        errors = contract_for(envelope.type, envelope.version).errors(envelope.payload)
         if errors:
             raise InvalidEvent(f"payload of {envelope.type} v{envelope.version}: {errors}")
     return json.dumps(envelope.to_dict(), ensure_ascii=False, sort_keys=True).encode()
@@ -204,7 +204,7 @@ def decode(raw: bytes | None) -> Envelope:
         except ValidationError as exc:
             raise InvalidEvent(f"envelope: {exc.messages}") from None
     try:
-        errors = contract_for(envelope.type, envelope.version).validator.validate(envelope.payload)
+        errors = contract_for(envelope.type, envelope.version).errors(envelope.payload)
     except KeyError as exc:
         raise InvalidEvent(str(exc.args[0])) from None
     if errors:

@@ -41,15 +41,16 @@ def _put_all(cursor: Any, dialect: Dialect, puts: dict[str, dict[str, Put]]) -> 
     for by_key in puts.values():
         rows = list(by_key.values())
         table = rows[0].table
-        params = [row_params(table, put.row) for put in rows]
+        columns = table.column_set  # a row naming every column is its own parameters (the trail's are)
+        params = [put.row if put.row.keys() == columns else row_params(table, put.row) for put in rows]
         if len(rows) == 1:
             cursor.execute(dialect.upsert(table), params[0])
         elif dialect.arrays and _all_text(params):
             # One statement for the lot (PostgreSQL): each column bound as one text array, the rows unnested
             # on the server. A batch of the trail's sequencer writes thousands of rows; one statement a row
             # waits on the server thousands of times. The keys are distinct, so ON CONFLICT sees each once.
-            columns = {c: [p[c] for p in params] for c in table.all_columns}
-            cursor.execute(dialect.upsert_many(table), columns)
+            arrays = {c: [p[c] for p in params] for c in table.all_columns}
+            cursor.execute(dialect.upsert_many(table), arrays)
         else:
             cursor.executemany(dialect.upsert(table), params)
 

@@ -26,3 +26,19 @@ def test_the_characters_json_must_escape_and_those_it_must_not():
     value = {"b": "\u2028\x7f\x00\x1f\"\\/\t\n\r\b\f王", "a": [1, -(2**53) + 1, True, None], "é": 1.5}
     assert canonical(value) == rfc8785.dumps(value)
     assert canonical({"k": "\x00\n"}) == b'{"k":"\\u0000\\n"}'
+
+
+@settings(max_examples=1000)
+@given(st.dictionaries(KEYS, VALUES, max_size=5), st.sampled_from(["name", "phone", "x", "health"]))
+def test_an_entry_has_the_same_bytes_whether_the_seal_found_its_event_plain_or_not(payload, personal):
+    """The trail's sequencer skips the second walk for an event seal_checked found plain: same bytes."""
+    from services.audit.entries import Source, entry_bytes, seal_checked
+
+    payload = {**payload, personal: payload.get(personal, "王")}
+    envelope = {"event_id": "e", "type": "CaseOpened", "version": 1, "case_id": "c", "payload": payload}
+    sealed, _, plain = seal_checked(envelope, salt=lambda: b"\0" * 16)
+    source = Source("relief.intake.case-events", 0, 7)
+    expected = rfc8785.dumps({"index": 3, "case_id": "c", "case_seq": 1, "prev_case_hash": None,
+                              "source": source.as_dict(), "event": sealed})
+    assert entry_bytes(3, "c", 1, None, source, sealed, plain) == expected
+    assert entry_bytes(3, "c", 1, None, source, sealed) == expected
