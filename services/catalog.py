@@ -83,6 +83,14 @@ SERVICES: tuple[ServiceEntry, ...] = (
         replicas=2,
         summary="every event of every case, in order",
     ),
+    ServiceEntry(
+        name="gateway",
+        port=8000,
+        service_class="services.gateway.service:GatewayService",
+        application="services.gateway.application:Accounts",
+        replicas=2,
+        summary="the console, its accounts and logins, and every service's API under /api/<service>/",
+    ),
 )
 
 

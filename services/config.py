@@ -18,6 +18,8 @@ DEV_CIPHER_KEY = "OjJzJoi/yAkOiEmgdsNWBqXxlWuqDpEP6Bqp8ZkUB4E="
 # the development log. Production sets RELIEF_AUDIT_SIGNING_KEY (`make audit-key` prints its verifier key).
 DEV_AUDIT_SIGNING_KEY = "PRIVATE+KEY+relief-dev/audit+b2ad88bb+AS2QPZxPQko5Oww5Yu+Qz+Cza9f594mGwGKpSh6MyM5l"
 MAX_BODY_BYTES = 1024 * 1024  # JSON request bodies; imports declare their own limit
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROXIED = ("intake", "pairing", "aid", "audit")  # the services the gateway serves under /api/<service>/
 
 
 def data_dir(env: Mapping[str, str] = os.environ) -> str:
@@ -53,7 +55,19 @@ def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[st
         "PAIRING_FOLLOW_UP_MONTHS": env.get("RELIEF_PAIRING_FOLLOW_UP_MONTHS", "12"),
         "PAIRING_PAIRED_WITHIN_DAYS": env.get("RELIEF_PAIRING_PAIRED_WITHIN_DAYS", "15"),
         "max_workers": int(env.get("RELIEF_MAX_WORKERS", "50")),
+        # Gateway: where each service's replicas answer (comma-separated base URLs), the built console,
+        # the access tokens' lifetime, and the demo accounts (`make run` only).
+        "UPSTREAMS": {name: upstream_urls(name, env) for name in PROXIED},
+        "CONSOLE_DIR": os.path.abspath(env.get("RELIEF_CONSOLE_DIR", os.path.join(ROOT, "console", "dist"))),
+        "ACCESS_TOKEN_SECONDS": setting(env, "RELIEF_ACCESS_TOKEN_SECONDS", 900, 60, 3600),
+        "DEMO_USERS": env.get("RELIEF_DEMO_USERS", "") == "1",
     }
+
+
+def upstream_urls(service: str, env: Mapping[str, str]) -> list[str]:
+    """RELIEF_GATEWAY_<SERVICE>_URLS, else the service on this machine (`make run`)."""
+    listed = env.get(f"RELIEF_GATEWAY_{service.upper()}_URLS", f"http://127.0.0.1:{entry(service).port}")
+    return [url.strip().rstrip("/") for url in listed.split(",") if url.strip()]
 
 
 def setting(env: Any, name: str, default: int, least: int, most: int) -> int:

@@ -74,3 +74,8 @@ TRAIL_APPEND_SECONDS = Histogram(
 )
 TRAIL_STALLED = Gauge("relief_trail_stalled", "1 while the trail's sequencer is stopped at a batch it cannot append")
 TRAIL_SEQUENCER = Gauge("relief_trail_sequencer", "1 on the audit replica that holds the sequencer's lease")
+# The gateway (services/gateway): what it could not forward, and the logins it refused, by reason.
+UPSTREAM_FAILURES = Counter("relief_gateway_upstream_failures_total",
+                            "Requests the gateway could not forward because a replica of the service did not answer",
+                            ["upstream"])
+LOGINS = Counter("relief_gateway_logins_total", "Login attempts at the gateway, by outcome", ["outcome"])

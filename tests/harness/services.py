@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from services.catalog import names
-from services.config import DEV_JWT_SECRET, service_config
+from services.config import DEV_JWT_SECRET, PROXIED, service_config
 from services.web.auth import issue_token
 from tests.harness.postgres import free_port
 from tests.harness.processes import terminate
@@ -42,6 +42,8 @@ def environment(data_dir: Path, transport: str | None = None, stores: dict[str, 
     env = {"RELIEF_DATA_DIR": str(data_dir), "RELIEF_LOG_LEVEL": os.environ.get("RELIEF_TEST_LOG_LEVEL", "WARNING")}
     for name in names():
         env[f"RELIEF_{name.upper()}_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    for name in PROXIED:  # the gateway forwards to the services of this system
+        env[f"RELIEF_GATEWAY_{name.upper()}_URLS"] = "http://" + env[f"RELIEF_{name.upper()}_ADDRESS"]
     if transport:
         env["RELIEF_TRANSPORT"] = transport
     for name, url in (stores or {}).items():
