@@ -84,7 +84,7 @@ T = TypeVar("T")
 # Intake events aid has no use for.
 IGNORED_INTAKE_EVENTS = frozenset({
     "CaseDeliberated", "NoticePublished", "ObjectionRaised", "ObjectionResolved", "CaseApproved", "CaseReviewed",
-    "MeasurePlanned", "MeasureDone",
+    "MeasurePlanned", "MeasureDone", "PersonalDataViewed",
 })
 
 

@@ -19,13 +19,14 @@ from services.audit import log
 from services.audit.anomalies import Budgets, anomalies
 from services.audit.entries import Secret, Source, rejected_event, reveal, seal_checked
 from services.audit.fold import CaseFold, as_of_view, card, fold, household_clear, roster_of
-from services.audit.log import CASES, CHECKPOINTS, ENTRIES, SECRETS, Append, Head, stored_tree
+from services.audit.log import CASES, CHECKPOINTS, ENTRIES, READS, SECRETS, Append, Head, stored_tree
 from services.audit.merkle import TILE_WIDTH, encode_entry_bundle, tile_width
 from services.audit.note import Checkpoint, Signer, sign_checkpoint
 from services.config import setting
 from services.contracts import Envelope
 from services.contracts.federation import in_subtree
 from services.eventstore import IndexedApplication, Put, Release
+from services.eventstore.migrations import Migration, create_tables
 from services.pairing.visits import FOLLOW_UP_MONTHS
 
 
@@ -37,11 +38,24 @@ class NotInLog(Exception):
     """A tile, bundle, index or size the log does not have (yet)."""
 
 
+READ_EVENT = "PersonalDataViewed"  # intake's record of a disclosure
+
+
+def read_row(index: int, envelope: Envelope) -> dict[str, Any]:
+    return {"idx": log.idx_key(index), "case_id": envelope.case_id or "", "federation": envelope.federation or "",
+            "by": str(envelope.payload.get("by", "")), "reason": str(envelope.payload.get("reason", "")),
+            "viewed_at": envelope.occurred_at.isoformat()}
+
+
 class Trail(IndexedApplication):
     """Every event of every service, once each, in one signed Merkle log."""
 
     name = "Audit"
-    tables = log.TABLES
+    tables = (*log.TABLES, READS)
+    migrations = (
+        Migration(1, "create the index tables", create_tables(*log.TABLES)),
+        Migration(2, "the reads of personal data (查看记录)", create_tables(READS)),
+    )
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
@@ -64,8 +78,22 @@ class Trail(IndexedApplication):
                 append.add(None, None, source, rejected_event(raw, problem or "not a valid event"))
             else:
                 sealed, secrets, plain = seal_checked(envelope.to_dict())
-                append.add(envelope.case_id, envelope.federation, source, sealed, secrets, plain)
+                index = append.add(envelope.case_id, envelope.federation, source, sealed, secrets, plain)
+                if envelope.type == READ_EVENT:
+                    append.also(Put(READS, read_row(index, envelope)))
         return append
+
+    def reads(self, scope: str, case_id: str | None, after: int | None, limit: int) -> dict[str, Any]:
+        """The reads of personal data in the subtree (of one case if asked), oldest first, `limit` a page."""
+        criteria: dict[str, Any] = {"subtree": ("federation", scope), "limit": limit}
+        if case_id:
+            criteria["equal"] = {"case_id": case_id}
+        if after is not None:
+            criteria["after"] = log.idx_key(after)
+        rows = self.select_rows(READS, **criteria)
+        reads = [{"index": int(r["idx"]), "case_id": r["case_id"], "federation": r["federation"], "by": r["by"],
+                  "reason": r["reason"], "viewed_at": r["viewed_at"]} for r in rows]
+        return {"reads": reads, "next": reads[-1]["index"] if len(rows) == limit else None}
 
     def store(self, append: Append, positions: dict[str, int]) -> None:
         """Commit a batch with the consumed position of every partition it read, or nothing."""

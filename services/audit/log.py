@@ -33,6 +33,9 @@ CHECKPOINTS = Table("trail_checkpoints", key="size", columns=("root", "note", "m
 HEAD = Table("trail_head", key="name", columns=("size", "root"))
 BATCHES = Table("trail_batches", key="first", columns=("count", "writer"))
 TABLES = (ENTRIES, NODES, CASES, SECRETS, CHECKPOINTS, HEAD, BATCHES)
+# Who was shown a case's personal data in full, and why (查看记录): one row per PersonalDataViewed entry.
+READS = Table("trail_reads", key="idx", columns=("case_id", "federation", "by", "reason", "viewed_at"),
+              indexes=(("federation",), ("case_id",)))
 LOG = "log"
 CHECKPOINT = "checkpoint"  # the head row naming the newest signed checkpoint
 
@@ -147,6 +150,10 @@ class Append:
             self._rows.append(Put(SECRETS, {"commitment": secret.commitment, "case_id": secret.case_id,
                                             "subject": secret.subject, "salt": secret.salt, "value": secret.value}))
         return index
+
+    def also(self, op: IndexOp) -> None:
+        """Write `op` with the batch: an index row that derives from an entry just added (see READS)."""
+        self._rows.append(op)
 
     def root(self) -> bytes:
         return self.tree.root_at()

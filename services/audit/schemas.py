@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.web.fields import Code, Day, Matching, StrictInteger, Text
+from services.web.fields import Code, Day, Matching, StrictInteger, Text, uuid_field
 
 MAX_INDEX = 2**48  # far beyond any province's trail; keeps sizes and indexes integers a client can hold
 
@@ -190,6 +190,29 @@ class CardView(Schema):
     visits = Lines
     first_index = fields.Integer(required=True, allow_none=True)
     last_index = fields.Integer(required=True, allow_none=True)
+
+
+class ReadsQuery(Schema):
+    federation = Code(metadata={"description": "a federation in your subtree (default yours)"})
+    case_id = uuid_field(metadata={"description": "only the reads of this case"})
+    after = StrictInteger(text=True, validate=validate.Range(min=0, max=10**12 - 1), metadata={
+        "description": "the previous page's `next`: reads after this entry index"})
+    limit = StrictInteger(text=True, validate=validate.Range(min=1, max=1000), metadata={
+        "description": "reads per page (default 200)"})
+
+
+class Read(Schema):
+    index = fields.Integer(required=True, metadata={"description": "the trail entry that records the read"})
+    case_id = fields.String(required=True)
+    federation = fields.String(required=True)
+    by = fields.String(required=True)
+    reason = fields.String(required=True)
+    viewed_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class ReadsView(Schema):
+    reads = fields.List(fields.Nested(Read), required=True)
+    next = fields.Integer(required=True, allow_none=True)
 
 
 class ClearQuery(Schema):

@@ -35,6 +35,8 @@ from services.audit.schemas import (
     ErasureView,
     InclusionProof,
     InclusionQuery,
+    ReadsQuery,
+    ReadsView,
 )
 from services.audit.sequencer import Sequencer
 from services.metrics.gauges import GaugeFeed
@@ -158,6 +160,12 @@ class AuditService(Operations):
         root = principal.subtree(query.get("federation"))
         return 200, self.trail.household_clear(root, query.get("as_of") or self.trail.today(), query.get("after"),
                                                 query.get("limit", 500))
+
+    @route("GET", "/reads", roles=LOG_READERS, query=ReadsQuery, response=ReadsView,
+           summary="Who was shown a case's ID numbers and phone in full, when, and the reason they gave (查看记录)")
+    def reads(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
+        root = principal.subtree(query.get("federation"))
+        return 200, self.trail.reads(root, query.get("case_id"), query.get("after"), query.get("limit", 200))
 
     @route("GET", "/anomalies", roles=LOG_READERS, query=AnomaliesQuery, response=AnomaliesView,
            summary="Anomalies (跑冒滴漏) found in the trail alone, each with the entries that prove it")

@@ -177,6 +177,13 @@ class MeasureDone(Schema):
     by = By
 
 
+class PersonalDataViewed(Schema):
+    """Someone was shown the case's ID numbers and phone in full (查看记录), with the reason they gave."""
+
+    reason = text(NOTE)
+    by = By
+
+
 class CaseClosed(Schema):
     """Shared shape of rejection and withdrawal: who ended the application and why."""
 
@@ -201,4 +208,5 @@ SCHEMAS: dict[str, type[Schema]] = {
     "CaseAmended": CaseAmended,
     "MeasurePlanned": MeasurePlanned,
     "MeasureDone": MeasureDone,
+    "PersonalDataViewed": PersonalDataViewed,
 }

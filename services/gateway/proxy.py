@@ -72,13 +72,14 @@ class Forward(HttpRequestHandler):
 
     def handle_request(self, request: Request) -> Response:
         started = time.perf_counter()
+        request.shallow = False  # the body is read here, not by a worker
         service, rest = request.path_values["service"], request.path_values["rest"]  # type: ignore[attr-defined]
         try:
             body = read_body(request, MAX_FORWARDED_BODY, read=request.method in ("POST", "PUT", "PATCH", "DELETE"))
             response = self.forward(request, service, rest, body)
-        except PayloadTooLarge as exc:
+        except Exception as exc:  # a 413 is the caller's; anything else is logged as the bug it is (a 500)
             response = error_response(exc, {PayloadTooLarge: (413, "payload_too_large")})
-            if exc.close_connection:
+            if getattr(exc, "close_connection", False):
                 response.headers["Connection"] = "close"
         HTTP_REQUESTS.labels("gateway", request.method, f"/api/{service}", str(response.status_code)).inc()
         HTTP_LATENCY.labels("gateway", request.method, f"/api/{service}").observe(time.perf_counter() - started)
@@ -125,7 +126,10 @@ class ConsoleFiles(HttpRequestHandler):
 
     def handle_request(self, request: Request) -> Response:
         path = request.path_values.get("path", "")  # type: ignore[attr-defined]
-        response = console_response(Path(self.container.config["CONSOLE_DIR"]), path, request.environ)
+        try:
+            response = console_response(Path(self.container.config["CONSOLE_DIR"]), path, request.environ)
+        except Exception as exc:  # logged as the bug it is
+            response = error_response(exc, {})
         HTTP_REQUESTS.labels("gateway", request.method, "/console", str(response.status_code)).inc()
         return response
 

@@ -125,6 +125,12 @@ class Cases(IndexedApplication):
             case.withdraw(reason, by)
         return case
 
+    def disclose(self, case_id: str, scope: str, *, by: str, reason: str) -> Case:
+        """The case with its personal data, once the read is recorded (nothing is shown if it cannot be)."""
+        with self._changing(case_id, scope) as case:
+            case.disclose(reason, by)
+        return case
+
     # Dynamic management (动态管理) and the household plan (一户一计划).
 
     def review(

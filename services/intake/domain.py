@@ -444,6 +444,18 @@ class Case(Aggregate):
     def _measure_done(self, measure_id: str, done_on: str, result: str, by: str, federation: str | None = None) -> None:
         self.measures[measure_id].update({"done_on": done_on, "result": result, "done_by": by})
 
+    # Reads of personal data (查看记录): who saw the ID numbers and phone in full, and why.
+
+    def disclose(self, reason: str, by: str) -> None:
+        """Record that `by` is shown the case's personal data in full, for `reason`; the trail keeps it."""
+        if not reason.strip():
+            raise InvalidValue(("reason",), "say why the personal data must be seen")
+        self._personal_data_viewed(reason, by, federation=self.federation)
+
+    @event("PersonalDataViewed")
+    def _personal_data_viewed(self, reason: str, by: str, federation: str | None = None) -> None:
+        pass
+
     @event("Rejected")
     def _rejected(self, reason: str, by: str, federation: str | None = None) -> None:
         self.closure = {"reason": reason, "by": by}

@@ -102,6 +102,11 @@ def measure_done(e: Any, key: str) -> Payload:
     return {"measure_id": e.measure_id, "done_on": e.done_on, "result": e.result, "by": e.by}
 
 
+def personal_data_viewed(e: Any, key: str) -> Payload:
+    """Who saw the ID numbers and phone in full, and why; when is the envelope's occurred_at."""
+    return {"reason": e.reason, "by": e.by}
+
+
 # Stored event class -> (integration event type, version 1, its builder); other events stay inside intake.
 BUILDERS: dict[str, tuple[str, Builder]] = {
     "Case.Opened": ("CaseOpened", opened),
@@ -120,6 +125,7 @@ BUILDERS: dict[str, tuple[str, Builder]] = {
     "Case.Amended": ("CaseAmended", amended),
     "Case.MeasurePlanned": ("MeasurePlanned", measure_planned),
     "Case.MeasureDone": ("MeasureDone", measure_done),
+    "Case.PersonalDataViewed": ("PersonalDataViewed", personal_data_viewed),
 }
 TYPES = {stored: published for stored, (published, _) in BUILDERS.items()}
 

@@ -110,6 +110,10 @@ class ReasonRequest(Schema):
     reason = Text()
 
 
+class DisclosureRequest(Schema):
+    reason = Text(500, metadata={"description": "why the ID numbers and phone must be seen; kept in the audit trail"})
+
+
 class ReviewRequest(Schema):
     reviewed_on = Day(required=True)
     findings = Text(4000)
@@ -159,6 +163,24 @@ class DueQuery(Schema):
 class CaseQuery(Schema):
     federation = Code()
     state = fields.String(validate=validate.OneOf(STATES))
+
+
+class DisclosedWorker(Schema):
+    name = fields.String(required=True)
+    id_number = fields.String(required=True)
+    phone = fields.String(required=True)
+
+
+class DisclosedMember(Schema):
+    name = fields.String(required=True)
+    relation = fields.String(required=True)
+    id_number = fields.String(allow_none=True)
+
+
+class Disclosure(Schema):
+    case_id = fields.String(required=True)
+    worker = fields.Nested(DisclosedWorker, required=True)
+    members = fields.List(fields.Nested(DisclosedMember), required=True)
 
 
 class CaseView(Schema):

@@ -26,6 +26,8 @@ from services.intake.schemas import (
     CaseView,
     CompletionRequest,
     DeliberationRequest,
+    Disclosure,
+    DisclosureRequest,
     DueQuery,
     ExitRequest,
     ImportView,
@@ -43,7 +45,7 @@ from services.intake.schemas import (
     StatsQuery,
     VerificationRequest,
 )
-from services.intake.views import case_list, case_view, import_view
+from services.intake.views import SEES_PERSONAL_DATA, case_list, case_view, disclosure_view, import_view
 from services.runtime.store import EventStore
 from services.runtime.waker import HubWaker
 from services.web.auth import Principal
@@ -154,6 +156,13 @@ class IntakeService(Operations):
     def withdraw(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
         case = self.cases.withdraw(case_id, principal.federation, by=principal.user, reason=body["reason"])
         return 201, case_view(case, principal)
+
+    @route("POST", "/cases/<case_id>/disclosure", roles=SEES_PERSONAL_DATA, body=DisclosureRequest,
+           response=Disclosure, responses={200: "the personal data in full, once the read is recorded"},
+           summary="See the ID numbers and phone in full, giving the reason (the read goes to the audit trail)")
+    def disclose(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
+        case = self.cases.disclose(case_id, principal.federation, by=principal.user, reason=body["reason"])
+        return 200, disclosure_view(case)
 
     @route("GET", "/cases/<case_id>", roles=READERS, response=CaseView, summary="One case file")
     def get_case(self, request: Request, principal: Principal, case_id: str) -> Reply:

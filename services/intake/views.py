@@ -1,4 +1,8 @@
-"""How intake shows a case and an import to a caller: personal data only to staff who work the case."""
+"""How intake shows a case and an import to a caller: ID numbers and phones masked, for every role.
+
+Staff who work the case (caseworkers, approvers) see them in full only through a disclosure, which records
+who saw them and why before showing them (POST /cases/{id}/disclosure; the read goes to the audit trail).
+"""
 
 from __future__ import annotations
 
@@ -8,26 +12,26 @@ from services.intake.domain import Case
 from services.intake.identity import mask_id_number, mask_phone
 from services.intake.import_runner import Progress
 from services.intake.imports import ImportJob
-from services.intake.schemas import CaseSummary, CaseView, ImportView
+from services.intake.schemas import CaseSummary, CaseView, Disclosure, ImportView
 from services.web.auth import Principal
 
-SEES_PERSONAL_DATA = ("caseworker", "approver")
+SEES_PERSONAL_DATA = ("caseworker", "approver")  # may ask for a disclosure
 # One instance each: building a schema per response costs more than the dump.
 CASE_VIEW = CaseView()
+DISCLOSURE = Disclosure()
 SUMMARIES = CaseSummary(many=True)
 IMPORT_VIEW = ImportView()
 
 
 def case_view(case: Case, principal: Principal) -> dict[str, Any]:
-    """Render a case; only staff who work the case see ID numbers and the phone in full."""
+    """Render a case with its ID numbers and phone masked."""
     worker, household = dict(case.worker), dict(case.household)
-    if principal.role not in SEES_PERSONAL_DATA:
-        worker["id_number"] = mask_id_number(worker["id_number"])
-        worker["phone"] = mask_phone(worker["phone"])
-        household["members"] = [
-            {**m, "id_number": mask_id_number(m["id_number"])} if m.get("id_number") else m
-            for m in household["members"]
-        ]
+    worker["id_number"] = mask_id_number(worker["id_number"])
+    worker["phone"] = mask_phone(worker["phone"])
+    household["members"] = [
+        {**m, "id_number": mask_id_number(m["id_number"])} if m.get("id_number") else m
+        for m in household["members"]
+    ]
     view = {
         "case_id": str(case.id),
         "federation": case.federation,
@@ -55,6 +59,17 @@ def case_view(case: Case, principal: Principal) -> dict[str, Any]:
         "version": case.version,
     }
     return CASE_VIEW.dump(view)
+
+
+def disclosure_view(case: Case) -> dict[str, Any]:
+    """The personal data of a case in full: only after the read is recorded (Cases.disclose)."""
+    worker = case.worker
+    return DISCLOSURE.dump({
+        "case_id": str(case.id),
+        "worker": {"name": worker["name"], "id_number": worker["id_number"], "phone": worker["phone"]},
+        "members": [{"name": m["name"], "relation": m["relation"], "id_number": m.get("id_number")}
+                    for m in case.household["members"]],
+    })
 
 
 def case_list(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -65,7 +65,7 @@ ATTEMPTS = 20  # a lost slot claim means another pairing took that slot: re-read
 # Intake events pairing has no use for: the steps before filing, reviews and the household plan.
 IGNORED_INTAKE_EVENTS = frozenset({
     "CaseVerified", "CaseDeliberated", "NoticePublished", "ObjectionRaised", "ObjectionResolved",
-    "CaseApproved", "CaseReviewed", "MeasurePlanned", "MeasureDone",
+    "CaseApproved", "CaseReviewed", "MeasurePlanned", "MeasureDone", "PersonalDataViewed",
 })
 T = TypeVar("T")
 SYSTEM = "pairing"  # the `by` of what the service decides itself

@@ -206,13 +206,47 @@ def test_list_filters_by_federation_and_state(system, staff):
     assert staff.get("/cases", params={"state": "nonsense"}).status_code == 400
 
 
-def test_only_caseworkers_and_approvers_see_full_personal_data(system, staff):
+def test_every_role_sees_id_numbers_and_phone_masked(system, staff):
     body = application_body()
     case_id = staff.post("/cases", body).json()["case_id"]
-    assert staff.get(f"/cases/{case_id}").json()["worker"]["id_number"] == body["worker"]["id_number"]
-    seen = system.client("intake", "auditor", "gs").get(f"/cases/{case_id}").json()["worker"]
-    assert seen["id_number"] == body["worker"]["id_number"][:4] + "*" * 10 + body["worker"]["id_number"][-4:]
-    assert seen["phone"] == "139****5678"
+    masked = body["worker"]["id_number"][:4] + "*" * 10 + body["worker"]["id_number"][-4:]
+    for caller in (staff, system.client("intake", "approver"), system.client("intake", "auditor", "gs")):
+        seen = caller.get(f"/cases/{case_id}").json()["worker"]
+        assert (seen["id_number"], seen["phone"]) == (masked, "139****5678")
+
+
+def test_a_disclosure_shows_personal_data_in_full_and_records_who_and_why(system, staff):
+    body = application_body()
+    case_id = staff.post("/cases", body).json()["case_id"]
+    before = staff.get(f"/cases/{case_id}").json()["version"]
+    shown = staff.post(f"/cases/{case_id}/disclosure", {"reason": "核对银行卡开户信息"})
+    assert shown.status_code == 200
+    assert shown.json()["worker"] == {"name": body["worker"]["name"], "id_number": body["worker"]["id_number"],
+                                      "phone": body["worker"]["phone"]}
+    assert [m["name"] for m in shown.json()["members"]] == [m["name"] for m in body["household"]["members"]]
+    assert staff.get(f"/cases/{case_id}").json()["version"] == before + 1  # the read is an event of the case
+
+
+@pytest.mark.parametrize("reason", [None, "", "   ", "a\x00b"])
+def test_a_disclosure_without_a_readable_reason_is_refused_and_shows_nothing(system, staff, reason):
+    case_id = staff.post("/cases", application_body()).json()["case_id"]
+    refused = staff.post(f"/cases/{case_id}/disclosure", {} if reason is None else {"reason": reason})
+    assert refused.status_code == 400
+    assert "reason" in refused.json()["fields"]
+    assert "worker" not in refused.json()
+
+
+@pytest.mark.parametrize("role", ["cadre", "auditor", "admin"])
+def test_only_caseworkers_and_approvers_may_ask_for_a_disclosure(system, staff, role):
+    case_id = staff.post("/cases", application_body()).json()["case_id"]
+    refused = system.client("intake", role).post(f"/cases/{case_id}/disclosure", {"reason": "想看看"})
+    assert refused.status_code == 403
+
+
+def test_no_disclosure_outside_the_callers_subtree(system, staff):
+    case_id = staff.post("/cases", application_body("gs.by.jc")).json()["case_id"]
+    other = system.client("intake", "caseworker", "gs.by.pg")
+    assert other.post(f"/cases/{case_id}/disclosure", {"reason": "核对"}).status_code == 404
 
 
 def test_health_and_metrics_need_no_token(system):
