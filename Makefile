@@ -10,11 +10,16 @@ ROLE ?= caseworker
 FED  ?= gs
 USER ?= dev
 
-.PHONY: help venv run test test-unit lint token audit-key verify replay bench kafka-jars postgres prometheus go-modules lock clean manifests
+# The console (console/): `npm ci` once per lockfile, then a production build whenever a source is newer.
+CONSOLE_STAMP   := console/node_modules/.installed-$(shell cat console/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
+CONSOLE_SOURCES := $(shell find console/src console/public console/index.html console/vite.config.ts console/tsconfig*.json console/package.json -type f 2>/dev/null)
+
+.PHONY: help venv run test test-unit lint console token audit-key verify replay bench kafka-jars postgres prometheus go-modules lock clean manifests
 
 help:
 	@echo "make run      - the whole system on this machine (embedded transport, SQLite under ./var)"
 	@echo "make test     - every test tier, with a real Kafka broker and a real PostgreSQL"
+	@echo "make console  - build the web console (npm ci from the lockfile, then vite; make run does it on first use)"
 	@echo "make lint     - ruff and mypy"
 	@echo "make token ROLE=caseworker FED=gs.by USER=li - print a bearer token"
 	@echo "make audit-key - print the verifier key of the audit trail's checkpoints"
@@ -36,8 +41,19 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-run: venv
-	$(PY) -m services.run
+run: venv console
+	RELIEF_DEMO_USERS=$${RELIEF_DEMO_USERS-auto} $(PY) -m services.run
+
+$(CONSOLE_STAMP): console/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 18 or later) not found: the console needs it"; exit 1; }
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	rm -f console/node_modules/.installed-*
+	touch $@
+
+console/dist/index.html: $(CONSOLE_STAMP) $(CONSOLE_SOURCES)
+	cd console && npm run build
+
+console: console/dist/index.html
 
 # Signed with RELIEF_JWT_SECRET if set, else the stack's secret while the stack is up, else the development one
 # (which one goes to stderr).

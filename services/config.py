@@ -19,7 +19,9 @@ DEV_CIPHER_KEY = "OjJzJoi/yAkOiEmgdsNWBqXxlWuqDpEP6Bqp8ZkUB4E="
 DEV_AUDIT_SIGNING_KEY = "PRIVATE+KEY+relief-dev/audit+b2ad88bb+AS2QPZxPQko5Oww5Yu+Qz+Cza9f594mGwGKpSh6MyM5l"
 MAX_BODY_BYTES = 1024 * 1024  # JSON request bodies; imports declare their own limit
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROXIED = ("intake", "pairing", "aid", "audit")  # the services the gateway serves under /api/<service>/
+PROXIED = ("intake", "pairing", "aid", "audit")
+OIDC_SETTINGS = ("OIDC_ISSUER", "OIDC_JWKS", "OIDC_AUDIENCE", "OIDC_USER_CLAIM", "OIDC_ROLE_CLAIM",
+                 "OIDC_FEDERATION_CLAIM")  # the services the gateway serves under /api/<service>/
 
 
 def data_dir(env: Mapping[str, str] = os.environ) -> str:
@@ -60,7 +62,10 @@ def service_config(service: str, env: Mapping[str, str] = os.environ) -> dict[st
         "UPSTREAMS": {name: upstream_urls(name, env) for name in PROXIED},
         "CONSOLE_DIR": os.path.abspath(env.get("RELIEF_CONSOLE_DIR", os.path.join(ROOT, "console", "dist"))),
         "ACCESS_TOKEN_SECONDS": setting(env, "RELIEF_ACCESS_TOKEN_SECONDS", 900, 60, 3600),
-        "DEMO_USERS": env.get("RELIEF_DEMO_USERS", "") == "1",
+        # "1": open them (refused with production secrets); "auto" (`make run`): only on development secrets.
+        "DEMO_USERS": env.get("RELIEF_DEMO_USERS", ""),
+        # An OpenID Connect provider whose tokens every service accepts too (services/web/oidc.py).
+        **{name: env.get(f"RELIEF_{name}", "") for name in OIDC_SETTINGS},
     }
 
 
@@ -78,6 +83,15 @@ def setting(env: Any, name: str, default: int, least: int, most: int) -> int:
     return int(text)
 
 
+SECRETS = ("JWT_SECRET", "PERSON_KEY", "CIPHER_KEY", "AUDIT_SIGNING_KEY")
+DEV_SECRETS = (DEV_JWT_SECRET, DEV_PERSON_KEY, DEV_CIPHER_KEY, DEV_AUDIT_SIGNING_KEY)
+
+
 def uses_dev_secrets(config: Mapping[str, Any]) -> bool:
-    development = (DEV_JWT_SECRET, DEV_PERSON_KEY, DEV_CIPHER_KEY, DEV_AUDIT_SIGNING_KEY)
-    return any(config[key] in development for key in ("JWT_SECRET", "PERSON_KEY", "CIPHER_KEY", "AUDIT_SIGNING_KEY"))
+    """True if any secret is a development one (a warning at start)."""
+    return any(config[key] in DEV_SECRETS for key in SECRETS)
+
+
+def only_dev_secrets(config: Mapping[str, Any]) -> bool:
+    """True if no production secret is set: the embedded default, where demo accounts are allowed."""
+    return all(config[key] in DEV_SECRETS for key in SECRETS)

@@ -31,6 +31,18 @@ def service_classes() -> dict[str, type]:
     return {entry.name: entry.load_service_class() for entry in SERVICES}
 
 
+def console_banner(config: dict[str, object]) -> str:
+    """The console's address, and the demo accounts if the gateway opened them (make run)."""
+    from services.config import only_dev_secrets
+    from services.gateway.application import DEMO_FEDERATION, DEMO_PASSWORD, DEMO_USERS
+
+    banner = f"console  http://{config['WEB_SERVER_ADDRESS']}/"
+    if config["DEMO_USERS"] in ("1", "auto") and only_dev_secrets(config):
+        logins = ", ".join(login for login, _, _ in DEMO_USERS)
+        banner += f"\n         demo accounts (federation {DEMO_FEDERATION}, password {DEMO_PASSWORD!r}): {logins}"
+    return banner
+
+
 def main(argv: list[str]) -> int:
     logging.basicConfig(
         level=os.environ.get("RELIEF_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -42,7 +54,7 @@ def main(argv: list[str]) -> int:
         print(f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(available)}", file=sys.stderr)
         return 2
     os.makedirs(data_dir(), exist_ok=True)
-    containers = []
+    containers, lines = [], []
     for name in wanted:
         config = service_config(name)
         if uses_dev_secrets(config):
@@ -50,7 +62,10 @@ def main(argv: list[str]) -> int:
         container = ServiceContainer(available[name], config)
         container.start()
         containers.append(container)
-        print(f"{name:8} http://{config['WEB_SERVER_ADDRESS']}  store {config['STORE_URL']}", flush=True)
+        lines.append(f"{name:8} http://{config['WEB_SERVER_ADDRESS']}  store {config['STORE_URL']}")
+    if "gateway" in wanted:
+        print(console_banner(service_config("gateway")), flush=True)
+    print("\n".join(lines), flush=True)
     print(f"transport {service_config(wanted[0])['TRANSPORT_URL']}  (data in {data_dir()})", flush=True)
 
     stopping = eventlet.event.Event()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -18,7 +19,7 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request, Response
 
-from services.config import uses_dev_secrets
+from services.config import only_dev_secrets
 from services.gateway.application import (
     AccountDisabled,
     AccountLocked,
@@ -62,23 +63,29 @@ route = routes(ERRORS)
 forward = Forward.decorator
 console = ConsoleFiles.decorator
 
+log = logging.getLogger(__name__)
 ADMINS = ("admin",)
 EVERYONE = ("caseworker", "approver", "cadre", "auditor", "admin")
 Reply = tuple[int, Any]
 
 
 class DemoAccounts(DependencyProvider):
-    """On the embedded default (`make run`: RELIEF_DEMO_USERS=1), open the demo accounts at start.
+    """On the embedded default, open the demo accounts at start: RELIEF_DEMO_USERS=1, or "auto" (`make run`).
 
-    Refused, and the gateway does not start, once any production secret is set: demo passwords are public.
+    Demo passwords are public, so they are refused once any production secret is set: with "1" the gateway
+    does not start; with "auto" it starts without them and says so.
     """
 
     def start(self) -> None:
         config = self.container.config
-        if not config.get("DEMO_USERS"):
+        wanted = config.get("DEMO_USERS") or ""
+        if wanted not in ("1", "auto"):
             return
-        if not uses_dev_secrets(config):
-            raise RuntimeError("RELIEF_DEMO_USERS is set with production secrets: demo accounts are refused")
+        if not only_dev_secrets(config):
+            if wanted == "auto":
+                log.warning("production secrets are set: no demo accounts")
+                return
+            raise RuntimeError("RELIEF_DEMO_USERS=1 with production secrets: demo accounts are refused")
         store = next(d for d in self.container.dependencies if isinstance(d, EventStore))
         assert isinstance(store.app, Accounts)
         store.app.seed_demo()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
 from services.contracts.bounds import LOGIN
 from services.contracts.federation import FEDERATION_CODE, in_subtree
+from services.web.oidc import OidcSettings, TokenRefused
 
 ROLES = ("caseworker", "approver", "cadre", "auditor", "admin")
 ALGORITHM = "HS256"
@@ -67,9 +69,11 @@ def issue_token(secret: str, user: str, role: str, federation: str, ttl_seconds:
 _verified: dict[tuple[str, str], tuple[Principal, float]] = {}
 
 
-def read_token(secret: str, authorization: str | None) -> Principal:
+def read_token(secret: str, authorization: str | None, oidc: OidcSettings | None = None) -> Principal:
     """Verify an Authorization header and return who it names, or raise Unauthenticated.
 
+    An HS256 token is the gateway's (or `make token`'s), signed with `secret`; with an identity provider
+    configured (`oidc`), an asymmetrically signed token is verified with the provider's keys (oidc.py).
     A token verified once is remembered until it expires: a session sends the same token many times.
     """
     if not authorization or not authorization.startswith("Bearer "):
@@ -77,11 +81,38 @@ def read_token(secret: str, authorization: str | None) -> Principal:
     known = _verified.get((secret, authorization))
     if known is not None and known[1] > time.time():
         return known[0]
-    principal, expires = _verify(secret, authorization)
+    if oidc is not None and _algorithm(authorization) != ALGORITHM:
+        principal, expires = _verify_oidc(oidc, authorization)
+    else:
+        principal, expires = _verify(secret, authorization)
     if len(_verified) >= 10_000:
         _verified.clear()
     _verified[(secret, authorization)] = (principal, expires)
     return principal
+
+
+def _algorithm(authorization: str) -> Any:
+    try:
+        return jwt.get_unverified_header(authorization[len("Bearer "):]).get("alg")
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"invalid token: {exc}") from None
+
+
+def _verify_oidc(oidc: OidcSettings, authorization: str) -> tuple[Principal, float]:
+    try:
+        claims = oidc.claims(authorization[len("Bearer "):])
+        user, role, federation = oidc.principal_claims(claims, ROLES)
+    except TokenRefused as exc:
+        raise Unauthenticated(str(exc)) from None
+    return _principal(user, role, federation), float(claims["exp"])
+
+
+def _principal(user: Any, role: Any, federation: Any) -> Principal:
+    if role not in ROLES or not isinstance(federation, str) or not FEDERATION_CODE.match(federation):
+        raise Unauthenticated("token lacks a valid role or federation")
+    if not isinstance(user, str) or USER.fullmatch(user) is None:
+        raise Unauthenticated(f"token's subject is not a login name (1 to {LOGIN} printable characters)")
+    return Principal(user=user, role=role, federation=federation)
 
 
 def _verify(secret: str, authorization: str) -> tuple[Principal, float]:
@@ -94,9 +125,4 @@ def _verify(secret: str, authorization: str) -> tuple[Principal, float]:
         )
     except jwt.PyJWTError as exc:
         raise Unauthenticated(f"invalid token: {exc}") from None
-    role, federation, user = claims.get("role"), claims.get("fed"), claims["sub"]
-    if role not in ROLES or not isinstance(federation, str) or not FEDERATION_CODE.match(federation):
-        raise Unauthenticated("token lacks a valid role or federation")
-    if not isinstance(user, str) or USER.fullmatch(user) is None:
-        raise Unauthenticated(f"token's subject is not a login name (1 to {LOGIN} printable characters)")
-    return Principal(user=user, role=role, federation=federation), float(claims["exp"])
+    return _principal(claims["sub"], claims.get("role"), claims.get("fed")), float(claims["exp"])

@@ -25,6 +25,7 @@ from services.metrics import BUILD_INFO, HTTP_LATENCY, HTTP_REQUESTS
 from services.web.auth import read_token
 from services.web.errors import COMMON_ERRORS, BadRequest, PayloadTooLarge, error_response, json_response
 from services.web.fields import surrogate_free
+from services.web.oidc import settings_from
 
 ErrorTable = dict[type[Exception], tuple[int, str]]
 # Extra responses of a route: status -> description, or (description, schema of the body).
@@ -149,7 +150,8 @@ class Api(HttpRequestHandler):
         raw = read_body(request, self.body_limit, read=self.reads_body)
         kwargs: dict[str, Any] = dict(request.path_values)  # type: ignore[attr-defined]
         if not self.public:
-            principal = read_token(self.container.config["JWT_SECRET"], request.headers.get("Authorization"))
+            config = self.container.config
+            principal = read_token(config["JWT_SECRET"], request.headers.get("Authorization"), settings_from(config))
             if self.roles:
                 principal.require_role(*self.roles)
             kwargs["principal"] = principal

@@ -12,6 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.web.auth import Forbidden, Unauthenticated
+from services.web.oidc import KeysUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {
     OperationalError: (503, "unavailable"),
     InterfaceError: (503, "unavailable"),
     Conflict: (409, "conflict"),
+    KeysUnavailable: (503, "unavailable"),  # the identity provider's key set cannot be read
 }
 
 
