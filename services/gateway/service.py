@@ -112,7 +112,8 @@ class GatewayService(Operations):
     # Logins and sessions (public: they are how a token is had).
 
     @route("POST", "/api/auth/login", body=LoginRequest, response=Tokens, public=True,
-           responses={200: "logged in", 423: "locked after too many wrong passwords"},
+           responses={200: "logged in", 401: "wrong login name or password", 403: "the account is disabled",
+                      423: "locked after too many wrong passwords"},
            summary="Log in with a password: a short-lived access token and a refresh token")
     def login(self, request: Request, body: dict[str, Any]) -> Reply:
         try:
@@ -124,18 +125,21 @@ class GatewayService(Operations):
         return 200, self._tokens(granted)
 
     @route("POST", "/api/auth/refresh", body=RefreshRequest, response=Tokens, public=True,
-           responses={200: "a new pair of tokens"},
+           responses={200: "a new pair of tokens", 401: "the session has ended, expired or is unknown",
+                      403: "the account is disabled"},
            summary="Swap a refresh token for new tokens (the old refresh token then ends the session if reused)")
     def refresh(self, request: Request, body: dict[str, Any]) -> Reply:
         return 200, self._tokens(self.accounts.refresh(body["refresh_token"]))
 
-    @route("POST", "/api/auth/logout", body=RefreshRequest, public=True, responses={204: "logged out"},
+    @route("POST", "/api/auth/logout", body=RefreshRequest, public=True,
+           responses={204: "logged out", 401: "an unknown refresh token"},
            summary="End the session of a refresh token (the access token lapses on its own within minutes)")
     def logout(self, request: Request, body: dict[str, Any]) -> Response:
         self.accounts.log_out(body["refresh_token"])
         return Response(status=204)
 
-    @route("GET", "/api/auth/me", roles=EVERYONE, response=AccountView, summary="Who the token names")
+    @route("GET", "/api/auth/me", roles=EVERYONE, response=AccountView, summary="Who the token names",
+           responses={404: "no account here (a token of the identity provider, or of `make token`)"})
     def me(self, request: Request, principal: Principal) -> Reply:
         return 200, account_view(self.accounts.account(principal, principal.user))
 
