@@ -1,8 +1,9 @@
 """Render the Kubernetes base of every service from services/catalog.py: `make manifests`.
 
 What follows from the catalog is generated into k8s/base/: one file per service (its Services, workload,
-disruption budget, network policy, autoscaler, Kafka users, database role and database), the topics, the
-PrometheusRule (from deploy/prometheus/rules.yml) and the base's resource list. The cluster-wide pieces
+disruption budget, network policy, autoscaler, Kafka users if it uses a topic, database role and database; the
+gateway's also its Ingress), the topics, the PrometheusRule (from deploy/prometheus/rules.yml) and the base's
+resource list. The cluster-wide pieces
 (Kafka, PostgreSQL, the ConfigMap, the ServiceMonitor) are written by hand beside them, and the overlays
 size it all. A test checks that the committed files equal what this renders, so a service added to the
 catalog cannot be forgotten here. Edit this file, not the generated ones.
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.catalog import SERVICES, ServiceEntry, topics  # noqa: E402
+from services.config import PROXIED  # noqa: E402
 from services.contracts.topics import DEAD_LETTER_TOPIC, PARTITIONS  # noqa: E402
 
 BASE = ROOT / "k8s" / "base"
@@ -43,6 +45,26 @@ LAG_PER_REPLICA = 1000  # KEDA adds a consumer replica per this many messages be
 LAG_FROM_PROMETHEUS = {"audit"}
 PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"  # the Prometheus Operator's Service
 DEAD_LETTER_RETENTION_MS = 90 * 24 * 3600 * 1000  # long enough to read a dead letter and re-drive it
+# The gateway (services/gateway): the one service the outside reaches, through the Ingress, and the one that
+# calls the others, each through its ClusterIP Service (port 80; the Service spreads over the ready replicas).
+GATEWAY = "gateway"
+INGRESS_HOST = "relief.example.org"  # an overlay sets the real one (docs/deploy.md, section 5)
+INGRESS_TLS_SECRET = "relief-tls"  # a kubernetes.io/tls Secret for INGRESS_HOST, made by hand or by cert-manager
+# Not part of the Ingress API, so set per controller (an annotation a controller does not know is ignored): the
+# largest body the gateway forwards (an import of 20 MiB, services/gateway/proxy.py) and its read timeout (300 s,
+# a festival batch over a province), for the two NGINX-based controllers; docs/deploy.md says what else to set.
+INGRESS_ANNOTATIONS = {
+    "nginx.ingress.kubernetes.io/proxy-body-size": "21m",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout": "300",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout": "300",
+    "nginx.org/client-max-body-size": "21m",
+    "nginx.org/proxy-read-timeout": "300s",
+    "nginx.org/proxy-send-timeout": "300s",
+}
+# Each password hash (argon2id) takes 64 MiB while it runs in eventlet's thread pool (services/gateway/passwords.py):
+# at most this many at once, so a burst of logins cannot take the pod past its memory limit (eventlet's default, 20,
+# would be 1.25 GiB).
+GATEWAY_HASH_THREADS = 2
 
 
 def labels(service: ServiceEntry) -> dict[str, str]:
@@ -54,6 +76,11 @@ def labels(service: ServiceEntry) -> dict[str, str]:
 def stateful(service: ServiceEntry) -> bool:
     """A consumer is a StatefulSet: its pod name is its Kafka static member id, unique and kept across restarts."""
     return bool(service.consumes)
+
+
+def uses_kafka(service: ServiceEntry) -> bool:
+    """Whether the service publishes or consumes a topic: only then has it a KafkaUser, its Secret and the CA."""
+    return bool(service.publishes or service.consumes)
 
 
 def application_name(service: ServiceEntry) -> str:
@@ -95,8 +122,9 @@ def container(service: ServiceEntry) -> dict[str, Any]:
                             "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
-            {"name": "kafka-ca", "mountPath": "/etc/relief/kafka-ca", "readOnly": True},
-            {"name": "kafka-user", "mountPath": "/etc/relief/kafka-user", "readOnly": True},
+            *([{"name": "kafka-ca", "mountPath": "/etc/relief/kafka-ca", "readOnly": True},
+               {"name": "kafka-user", "mountPath": "/etc/relief/kafka-user", "readOnly": True}]
+              if uses_kafka(service) else []),
             {"name": "postgres-ca", "mountPath": "/etc/relief/postgres-ca", "readOnly": True},
         ],
     }
@@ -125,9 +153,10 @@ def pod(service: ServiceEntry) -> dict[str, Any]:
             "containers": [container(service)],
             "volumes": [
                 {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-                secret_volume("kafka-ca", f"{KAFKA}-cluster-ca-cert", "ca.crt"),
-                # The Secret the User Operator makes for KafkaUser relief-<name>: a file, not a variable.
-                secret_volume("kafka-user", f"relief-{service.name}", "password"),
+                # The Secret the User Operator makes for KafkaUser relief-<name>: a file, not a variable. A
+                # service without a topic has no KafkaUser, so no such Secret: a pod mounting it would never start.
+                *([secret_volume("kafka-ca", f"{KAFKA}-cluster-ca-cert", "ca.crt"),
+                   secret_volume("kafka-user", f"relief-{service.name}", "password")] if uses_kafka(service) else []),
                 secret_volume("postgres-ca", f"{POSTGRES}-ca", "ca.crt"),
             ],
         },
@@ -166,25 +195,40 @@ def services(service: ServiceEntry) -> list[dict[str, Any]]:
 
 
 def network_policy(service: ServiceEntry) -> dict[str, Any]:
-    """In: the API from the gateway, /metrics from Prometheus. Out: DNS, the Kafka brokers, PostgreSQL."""
+    """In: the API from the gateway, /metrics from Prometheus. Out: DNS, the Kafka brokers (if it uses a topic),
+    PostgreSQL; the gateway's API from anywhere (the Ingress controller, whichever it is) and out to the services."""
     http = [{"port": "http", "protocol": "TCP"}]
+    ingress: list[dict[str, Any]] = [
+        {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": GATEWAY}}}], "ports": http},
+        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                   "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}], "ports": http},
+    ]
+    if service.name == GATEWAY:
+        # The gateway is what the Ingress exposes, so whatever reaches the Ingress reaches it anyway; its port is
+        # open to every source rather than to one controller's pods (which a hostNetwork controller, or a load
+        # balancer keeping the client's address, does not even come from). Prometheus is one of them.
+        ingress = [{"ports": http}]
+    egress: list[dict[str, Any]] = [
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+         "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+    ]
+    if uses_kafka(service):
+        egress.append({"to": [{"podSelector": {"matchLabels": {"strimzi.io/cluster": KAFKA,
+                                                                "strimzi.io/broker-role": "true"}}}],
+                       "ports": [{"port": 9093, "protocol": "TCP"}]})
+    egress.append({"to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": POSTGRES}}}],
+                   "ports": [{"port": 5432, "protocol": "TCP"}]})
+    if service.name == GATEWAY:
+        # Through each service's ClusterIP Service: a policy sees the pod's port (8000) after the Service's.
+        upstreams = {"key": "app.kubernetes.io/name", "operator": "In", "values": list(PROXIED)}
+        egress.append({"to": [{"podSelector": {"matchExpressions": [upstreams]}}],
+                       "ports": [{"port": 8000, "protocol": "TCP"}]})
     return resource("networking.k8s.io/v1", "NetworkPolicy", service.name, {
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": service.name}},
         "policyTypes": ["Ingress", "Egress"],
-        "ingress": [
-            {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}}], "ports": http},
-            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
-                       "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}], "ports": http},
-        ],
-        "egress": [
-            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-             "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
-            {"to": [{"podSelector": {"matchLabels": {"strimzi.io/cluster": KAFKA, "strimzi.io/broker-role": "true"}}}],
-             "ports": [{"port": 9093, "protocol": "TCP"}]},
-            {"to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": POSTGRES}}}],
-             "ports": [{"port": 5432, "protocol": "TCP"}]},
-        ],
+        "ingress": ingress,
+        "egress": egress,
     })
 
 
@@ -240,6 +284,8 @@ def acl(kind: str, name: str, *operations: str) -> dict[str, Any]:
 def kafka_users(service: ServiceEntry) -> list[dict[str, Any]]:
     """The service's SCRAM user with exactly its topics and group, and for a consumer whose lag KEDA reads
     from Kafka the autoscaler's user, which may only describe them (read offsets, never messages)."""
+    if not uses_kafka(service):
+        return []  # no topic, no user: the gateway never logs in to Kafka
     acls = []
     if service.publishes:
         # Read too: a relay that takes over reads the newest message of each partition it publishes to.
@@ -277,12 +323,24 @@ def database(service: ServiceEntry) -> list[dict[str, Any]]:
 
 def config(service: ServiceEntry) -> dict[str, Any]:
     name = service.name
-    return resource("v1", "ConfigMap", f"relief-{name}", {
+    data = {
         f"RELIEF_{name.upper()}_ADDRESS": "0.0.0.0:8000",
         f"RELIEF_{name.upper()}_STORE": f"postgresql://relief_{name}@{POSTGRES}-rw:5432/relief_{name}",
-        "RELIEF_KAFKA_USERNAME": f"relief-{name}",
-        "RELIEF_KAFKA_PASSWORD_FILE": "/etc/relief/kafka-user/password",
-    }, body="data")
+    }
+    if uses_kafka(service):
+        data.update({"RELIEF_KAFKA_USERNAME": f"relief-{name}",
+                     "RELIEF_KAFKA_PASSWORD_FILE": "/etc/relief/kafka-user/password"})
+    else:
+        # Over relief-config's: no transport at all, so /ready does not wait for a broker the service never uses
+        # (services/runtime/store.py checks the transport only when one is set).
+        data["RELIEF_TRANSPORT"] = ""
+    if name == GATEWAY:
+        # Each service through its ClusterIP Service (port 80 to the pods' 8000), which spreads over its ready
+        # replicas: one base URL each (services/config.py, upstream_urls).
+        data.update({f"RELIEF_GATEWAY_{upstream.upper()}_URLS": f"http://{upstream}:80" for upstream in PROXIED})
+        data["RELIEF_CONSOLE_DIR"] = "/app/console/dist"  # built into the image (deploy/docker/Dockerfile)
+        data["EVENTLET_THREADPOOL_SIZE"] = str(GATEWAY_HASH_THREADS)
+    return resource("v1", "ConfigMap", f"relief-{name}", data, body="data")
 
 
 def budget(service: ServiceEntry) -> dict[str, Any]:
@@ -292,9 +350,27 @@ def budget(service: ServiceEntry) -> dict[str, Any]:
     })
 
 
+def ingress(service: ServiceEntry) -> list[dict[str, Any]]:
+    """Everything from outside to the gateway: the console at `/`, its logins and accounts, and every service's
+    API under /api/<service>/, which the gateway forwards itself (docs/deploy.md says why not the Ingress)."""
+    if service.name != GATEWAY:
+        return []
+    backend = {"service": {"name": GATEWAY, "port": {"name": "http"}}}
+    spec = {
+        "tls": [{"hosts": [INGRESS_HOST], "secretName": INGRESS_TLS_SECRET}],
+        "rules": [{"host": INGRESS_HOST,
+                   "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}],
+    }
+    made = resource("networking.k8s.io/v1", "Ingress", "relief", spec,
+                    {**labels(service), "app.kubernetes.io/component": "ingress"})
+    made["metadata"]["annotations"] = dict(INGRESS_ANNOTATIONS)
+    return [made]
+
+
 def render(service: ServiceEntry) -> str:
     documents = [config(service), *services(service), workload(service), budget(service),
-                 network_policy(service), *autoscaler(service), *kafka_users(service), *database(service)]
+                 network_policy(service), *autoscaler(service), *kafka_users(service), *database(service),
+                 *ingress(service)]
     source = f"services/catalog.py\n# {service.name}: {service.summary}"
     return HEADER.format(source=source) + dump(documents)
 

@@ -20,6 +20,7 @@ from services.catalog import SERVICES
 HOST = "127.0.0.1"
 DEFAULT_PORTS = {"kafka": 19092, "controller": 19093, "postgres": 15432, "prometheus": 19090, "services": 18000}
 CONSUMER_REPLICAS = 2  # a consuming service runs two replicas, so the group and the leases have a standby
+GATEWAY_REPLICAS = 2  # the gateway (no topic) too, as in Kubernetes: the console's logins on either replica
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,17 @@ class Stack:
         return f"kafka://{self.bootstrap}"
 
     def replicas(self) -> list[Replica]:
-        """Every service process: one of a service that only publishes, two of each consuming one."""
+        """Every service process: one of a service that only publishes, two of each consuming one and two of
+        one that uses no topic (the gateway: 18000 and 18010 by default)."""
         found = []
         for entry in SERVICES:
-            for index in range(CONSUMER_REPLICAS if entry.consumes else 1):
+            count = CONSUMER_REPLICAS if entry.consumes else 1 if entry.publishes else GATEWAY_REPLICAS
+            for index in range(count):
                 found.append(Replica(entry.name, index, self.ports.services + entry.port - 8000 + 10 * index))
         return found
+
+    def replicas_of(self, service: str) -> list[Replica]:
+        return [replica for replica in self.replicas() if replica.service == service]
 
     def save_ports(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

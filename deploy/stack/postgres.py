@@ -24,7 +24,7 @@ INSTALL_HINT = "PostgreSQL's server binaries are missing: `make postgres` instal
 SETTINGS = {
     "listen_addresses": f"'{HOST}'",
     "unix_socket_permissions": "0700",
-    "max_connections": "200",  # 15 per process at most (the library's pool) x 7 processes, plus tools
+    "max_connections": "200",  # 15 per process at most (the library's pool) x 9 processes, plus tools
 }
 
 

@@ -1,5 +1,6 @@
-"""The four services as separate processes (`python -m services.run <service>`) on the stack's Kafka and
-PostgreSQL, each replica named, as a StatefulSet pod would be, by `RELIEF_<SERVICE>_INSTANCE`.
+"""Every service as separate processes (`python -m services.run <service>`) on the stack's Kafka and
+PostgreSQL, each replica named, as a StatefulSet pod would be, by `RELIEF_<SERVICE>_INSTANCE`; the gateway's
+replicas forward to every replica of each service and use no Kafka.
 
 A replica's environment is built here from nothing but the stack: no `RELIEF_*`, `POSTGRES_*` or
 `PERSISTENCE_MODULE` of the caller's shell leaks into it (the eventsourcing library would read them).
@@ -19,6 +20,8 @@ from deploy.stack.layout import Replica, Stack
 from deploy.stack.postgres import Postgres
 from deploy.stack.procs import Daemon
 from deploy.stack.secrets import Secrets
+from services.catalog import entry
+from services.config import PROXIED
 
 ROOT = Path(__file__).resolve().parents[2]
 KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "RELIEF_LOG_LEVEL", "RELIEF_MAX_WORKERS")
@@ -32,13 +35,16 @@ def environment(stack: Stack, replica: Replica, secrets: Secrets) -> dict[str, s
     """Every variable the replica's process gets (services/config.py reads them)."""
     upper = replica.service.upper()
     store = Postgres(stack).store_url(replica.service, secrets.passwords[replica.service])
-    return {
+    service = entry(replica.service)
+    env = {
         **{name: os.environ[name] for name in KEPT if name in os.environ},
         "RELIEF_DATA_DIR": str(stack.root / "data" / replica.name),
         f"RELIEF_{upper}_ADDRESS": f"127.0.0.1:{replica.port}",
         f"RELIEF_{upper}_STORE": store,
         f"RELIEF_{upper}_INSTANCE": replica.name,
-        "RELIEF_TRANSPORT": stack.transport_url,
+        # A service that uses no topic (the gateway) gets no transport, as in Kubernetes: its /ready then does
+        # not wait for a broker it never uses.
+        "RELIEF_TRANSPORT": stack.transport_url if service.publishes or service.consumes else "",
         # Every process gets every key, though only intake uses the person key and only audit the signing
         # key: a process without one would fall back to the development key and warn that it uses it.
         "RELIEF_JWT_SECRET": secrets.jwt_secret,
@@ -46,6 +52,12 @@ def environment(stack: Stack, replica: Replica, secrets: Secrets) -> dict[str, s
         "RELIEF_CIPHER_KEY": secrets.cipher_key,
         "RELIEF_AUDIT_SIGNING_KEY": secrets.audit_signing_key,
     }
+    if replica.service == "gateway":
+        # Every replica of each service, tried in turn (services/config.py, upstream_urls): one that is down
+        # costs a connection refused, and the next one answers.
+        env.update({f"RELIEF_GATEWAY_{name.upper()}_URLS": ",".join(r.url for r in stack.replicas_of(name))
+                    for name in PROXIED})
+    return env
 
 
 def start(stack: Stack, secrets: Secrets, say: Callable[[str], None]) -> None:

@@ -25,8 +25,8 @@ from tests.harness.kafka_broker import free_ports
 from tests.harness.services import Client
 
 ROOT = Path(__file__).resolve().parents[2]
-REPLICAS = ["intake-0", "pairing-0", "pairing-1", "aid-0", "aid-1", "audit-0", "audit-1"]
-OFFSETS = [1, 2, 12, 3, 13, 4, 14]  # each replica's port above the services' base, in REPLICAS' order
+REPLICAS = ["intake-0", "pairing-0", "pairing-1", "aid-0", "aid-1", "audit-0", "audit-1", "gateway-0", "gateway-1"]
+OFFSETS = [1, 2, 12, 3, 13, 4, 14, 0, 10]  # each replica's port above the services' base, in REPLICAS' order
 
 
 def _free(port: int) -> bool:
@@ -131,8 +131,8 @@ def test_the_stack_starts_reports_carries_a_case_to_audit_stops_and_starts_again
         assert any(line.split()[:2] == [name, "running"] and line.endswith("ready") for line in lines), name
     for name in ("postgres", "kafka", "prometheus"):
         assert any(line.split()[:2] == [name, "running"] for line in lines), name
-    wait_for(lambda: set(prometheus_targets(stack).values()) == {"up"} and len(prometheus_targets(stack)) == 7,
-             60, "Prometheus scraping every replica")
+    wait_for(lambda: set(prometheus_targets(stack).values()) == {"up"}
+             and len(prometheus_targets(stack)) == len(REPLICAS), 60, "Prometheus scraping every replica")
 
     token = stack.run("deploy.stack.token", "--role", "auditor", "--fed", "gs", "--user", "shen", timeout=60)
     assert "the stack's JWT secret" in token.stderr
@@ -141,6 +141,9 @@ def test_the_stack_starts_reports_carries_a_case_to_audit_stops_and_starts_again
     case_id = file_case(stack)
     events = history(stack, case_id, len(FILED_HISTORY) + 1)  # pairing, with no cadre, reports the gap
     assert types_from(events, "intake") == FILED_HISTORY and types_from(events, "pairing") == ["CoverageGap"]
+    through = stack.client("gateway")  # the console's origin forwards to the stack's intake
+    through.base_url += "/api/intake"
+    assert through.get(f"/cases/{case_id}").json()["state"] == "filed"
 
     def consumers_caught_up() -> bool:
         rows = [line.split() for line in stack.run("deploy.stack", "status", timeout=60).stdout.splitlines()]

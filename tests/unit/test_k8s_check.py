@@ -8,7 +8,7 @@ from eventsourcing.utils import Environment
 
 from deploy import k8s_check, manifests
 from services.catalog import SERVICES, topics
-from services.config import service_config
+from services.config import PROXIED, service_config
 from services.contracts.topics import DEAD_LETTER_TOPIC
 from services.eventstore import store_env
 from services.transport.security import kafka_endpoint
@@ -108,7 +108,9 @@ def test_every_overlay_renders_everything_the_system_needs_and_validates(overlay
         autoscaler = "ScaledObject" if service.consumes else "HorizontalPodAutoscaler"
         for kind in (workload, autoscaler, "PodDisruptionBudget", "NetworkPolicy", "Service"):
             assert (kind, service.name) in kinds
-        assert ("KafkaUser", f"relief-{service.name}") in kinds
+        # A Kafka user only for a service that publishes or consumes: the gateway uses no topic.
+        assert (("KafkaUser", f"relief-{service.name}") in kinds) == bool(service.publishes or service.consumes)
+        assert ("DatabaseRole", f"relief-{service.name}") in kinds
         assert ("Database", f"relief-{service.name}") in kinds
     for topic in [*topics().values(), DEAD_LETTER_TOPIC]:
         assert ("KafkaTopic", topic) in kinds
@@ -124,6 +126,30 @@ def test_every_overlay_renders_everything_the_system_needs_and_validates(overlay
                 (service.name, topic) for topic in service.consumed_topics()}
     custom = [r for r in resources if k8s_check.gvk(r) in crds]
     assert {r["kind"] for r in custom} >= {"Kafka", "KafkaNodePool", "Cluster", "ServiceMonitor", "ScaledObject"}
+    # From outside, everything goes to the gateway (the console, its logins, /api/<service>/ it forwards).
+    [ingress] = [r for r in resources if r["kind"] == "Ingress"]
+    [rule] = ingress["spec"]["rules"]
+    assert [(p["path"], p["pathType"], p["backend"]["service"]) for p in rule["http"]["paths"]] == [
+        ("/", "Prefix", {"name": "gateway", "port": {"name": "http"}})]
+    assert [t["hosts"] for t in ingress["spec"]["tls"]] == [[rule["host"]]]
+
+
+def test_the_gateway_reaches_each_service_through_its_service_and_nothing_else(dev):
+    by_name = {(r["kind"], r["metadata"]["name"]): r for r in dev}
+    env = pod_environment(dev, "gateway", {})
+    upstreams = service_config("gateway", env)["UPSTREAMS"]
+    assert set(upstreams) == set(PROXIED)
+    for name, [url] in upstreams.items():  # one URL each: the Service spreads over the ready replicas
+        assert url == f"http://{name}:80"
+        [port] = by_name[("Service", name)]["spec"]["ports"]
+        assert (port["port"], port["targetPort"]) == (80, "http")
+    policy = by_name[("NetworkPolicy", "gateway")]["spec"]
+    out = {(rule["ports"][0]["port"], str(rule["to"])) for rule in policy["egress"]}
+    assert any(port == 8000 and all(name in to for name in PROXIED) for port, to in out)
+    assert not any(port == 9093 for port, _ in out)  # no broker
+    for name in PROXIED:  # and each service lets the gateway in
+        allowed = by_name[("NetworkPolicy", name)]["spec"]["ingress"]
+        assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}} in allowed[0]["from"]
 
 
 def test_the_dev_overlay_is_one_node_and_the_province_keeps_three_replicas():
@@ -169,10 +195,17 @@ def test_each_pod_logs_in_to_kafka_and_postgresql_as_the_services_read_their_set
     files = {"/etc/relief/kafka-ca/ca.crt": tmp_path / "tls" / "ca.pem", "/etc/relief/kafka-user/password": password}
     for service in SERVICES:
         env = pod_environment(dev, service.name, files)
-        endpoint = kafka_endpoint(env["RELIEF_TRANSPORT"], env)
-        assert endpoint.security.protocol == "SASL_SSL" and endpoint.security.mechanism == "SCRAM-SHA-512"
-        assert (endpoint.security.username, endpoint.security.password) == (f"relief-{service.name}",
-                                                                          "from-the-user-operator")
+        if service.publishes or service.consumes:
+            endpoint = kafka_endpoint(env["RELIEF_TRANSPORT"], env)
+            assert endpoint.security.protocol == "SASL_SSL" and endpoint.security.mechanism == "SCRAM-SHA-512"
+            assert (endpoint.security.username, endpoint.security.password) == (f"relief-{service.name}",
+                                                                              "from-the-user-operator")
+        else:  # no topic: no transport, so its /ready never waits for Kafka, and no Kafka login or Secret
+            assert service_config(service.name, env)["TRANSPORT_URL"] == ""
+            assert not {"RELIEF_KAFKA_USERNAME", "RELIEF_KAFKA_PASSWORD_FILE"} & set(env)
+            workload = next(r for r in dev if r["kind"] == "Deployment" and r["metadata"]["name"] == service.name)
+            volumes = workload["spec"]["template"]["spec"]["volumes"]
+            assert not [v for v in volumes if v.get("secret", {}).get("secretName") == f"relief-{service.name}"]
         url = service_config(service.name, env)["STORE_URL"]
         assert "@" in url and ":" not in url.split("//")[1].split("@")[0]  # a user, and no password, in the URL
         # The application's settings as the eventsourcing library resolves them: the role's Secret wins over
@@ -185,7 +218,9 @@ def test_each_pod_logs_in_to_kafka_and_postgresql_as_the_services_read_their_set
 def test_each_kafka_user_is_granted_exactly_what_the_secured_test_broker_proves_enough(dev):
     users = {r["metadata"]["name"]: r for r in dev if r["kind"] == "KafkaUser"}
     for service in SERVICES:
-        acls = users[f"relief-{service.name}"]["spec"]["authorization"]["acls"]
+        user = users.get(f"relief-{service.name}")
+        acls = user["spec"]["authorization"]["acls"] if user else []
         granted = {(a["resource"]["type"], a["resource"]["name"], op.upper()) for a in acls for op in a["operations"]}
         proven = {(kind.name.lower(), name, operation.name) for kind, name, operation in service_grants(service.name)}
         assert granted == proven
+        assert (user is None) == (not proven), service.name  # a service granted nothing has no user at all
