@@ -7,10 +7,10 @@ For each store, a backlog of `--entries` messages on the three services' topics 
 (bench/trail_replay.py's `backlog`: the roster, then each household's life, every envelope encoded as the
 relays encode it, one message in 50,000 malformed) is appended before audit starts. Then audit runs as its
 own process (`python -m services.run audit`: the real sequencer, services/audit/sequencer.py, under its lease:
-polls read into batches of at most 2,000 messages, decoded and validated, sealed, appended as one batch in one transaction with
-the positions, a signed checkpoint every 1,000 entries), and the bench reads the trail's head until it holds
-every message. The rate is the entries over the time from the sequencer's first entry (its `appended_at`) to
-the head holding the last; the process's start-up is shown apart. A batch's cycle is the time from one
+polls read into batches of at most 2,000 messages, decoded and validated, sealed, appended as one batch in one
+transaction with the positions, a signed checkpoint every 1,000 entries), and the bench reads the trail's head
+until it holds every message. The rate is the entries over the time from the sequencer's first entry (its
+`appended_at`) to the head holding the last; the process's start-up is shown apart. A batch's cycle is the time from one
 batch's first entry to the next's (poll, decode, seal, hash, commit, checkpoint); the append alone is
 `relief_trail_append_seconds` (its mean, and its p50/p99 as histogram buckets). Memory is audit's peak
 resident set (`VmHWM`). At the end the whole log is checked (services/audit/logcheck.py).

@@ -33,6 +33,7 @@ MAX_FORWARDED_BODY = 21 * 1024 * 1024  # an import of 20 MiB, with room for its 
 REQUEST_HEADERS = ("Authorization", "Content-Type", "Accept", "Accept-Language", "If-None-Match")
 RESPONSE_HEADERS = ("Content-Type", "Content-Disposition", "Retry-After", "Allow", "Cache-Control", "ETag",
                     "Location")
+INTERNAL = frozenset({"metrics"})  # scraped from each pod by Prometheus, never published through the Ingress
 CONNECT_SECONDS, READ_SECONDS = 3.0, 300.0  # a festival batch over a province may take minutes to answer
 mimetypes.add_type("application/javascript", ".js")
 mimetypes.add_type("image/svg+xml", ".svg")
@@ -86,6 +87,9 @@ class Forward(HttpRequestHandler):
         return response
 
     def forward(self, request: Request, service: str, rest: str, body: bytes) -> Response:
+        if rest.strip("/") in INTERNAL:
+            message = f"{service}'s {rest.strip('/')} is for operators, not through the gateway"
+            return json_response(404, {"error": "not_found", "message": message, "fields": {}})
         headers = {name: request.headers[name] for name in REQUEST_HEADERS if name in request.headers}
         headers["X-Forwarded-For"] = request.remote_addr or ""
         headers["X-Forwarded-Proto"] = request.scheme

@@ -16,7 +16,8 @@ from eventsourcing.persistence import IntegrityError
 from services.contracts.federation import in_subtree
 from services.eventstore import Claim, ClaimConflict, IndexedApplication, Put, Release
 from services.eventstore.index import IndexOp
-from services.intake.case_index import CASES, PERSONS, index_row, summary
+from services.eventstore.migrations import Migration, create_tables
+from services.intake.case_index import CASES, PERSONS, SEARCH, index_row, search_criteria, search_row, summary
 from services.intake.domain import ACTIVE_STATES, FILED, Case, InvalidValue, case_uuid
 from services.intake.identity import person_digest
 from services.intake.imports import ImportJob
@@ -56,7 +57,12 @@ class Cases(IndexedApplication):
     """
 
     name = "Intake"
-    tables = (CASES, PERSONS)
+    tables = (CASES, PERSONS, SEARCH)
+    migrations = (
+        Migration(1, "create the index tables", create_tables(CASES, PERSONS)),
+        Migration(2, "the case search: names as keyed digests and masked, ID numbers masked",
+                  create_tables(SEARCH)),
+    )
 
     def today(self) -> date:
         """The day business dates are checked against (the domain has no clock); tests may fix it."""
@@ -238,6 +244,40 @@ class Cases(IndexedApplication):
         equal = {"state": state} if state else {}
         return [summary(r) for r in self.select_rows(CASES, equal=equal, subtree=("federation", root), **criteria)]
 
+    def find_cases(self, scope: str, *, federation: str | None = None, state: str | None = None,
+                   category: str | None = None, cause: str | None = None, text: str | None = None,
+                   offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+        """A page of the cases under `federation` that match, newest first, each with the worker's masked name
+        and ID number, and how many match in all. `text` is an exact name, a masked ID number, or its last four."""
+        root = federation or scope
+        equal = {k: v for k, v in (("state", state), ("category", category)) if v}
+        rows = [summary(r) for r in self.select_rows(CASES, equal=equal, subtree=("federation", root))] \
+            if in_subtree(root, scope) else []
+        if cause:
+            rows = [r for r in rows if cause in r["causes"]]
+        if text:
+            found = {r["case_id"] for r in self.select_rows(SEARCH, equal=search_criteria(text, self._person_key()))}
+            rows = [r for r in rows if r["case_id"] in found]
+        rows.sort(key=lambda r: (r["opened_at"], r["case_id"]), reverse=True)
+        page = rows[offset:offset + limit] if limit is not None else rows[offset:]
+        shown = {}
+        for start in range(0, len(page), 5000):  # within every store's limit of parameters in a statement
+            keys = [r["case_id"] for r in page[start:start + 5000]]
+            shown.update({r["case_id"]: r for r in self.select_rows(SEARCH, keys=keys)})
+        cases = [{**r, "name_masked": shown.get(r["case_id"], {}).get("name_masked"),
+                  "id_number_masked": shown.get(r["case_id"], {}).get("id_masked")} for r in page]
+        return {"cases": cases, "total": len(rows), "offset": offset}
+
+    def reindex_search(self) -> int:
+        """Write the search row of every case that lacks one (a store from before the case search); how many."""
+        have = {r["case_id"] for r in self.select_rows(SEARCH)}
+        missing = [r["case_id"] for r in self.select_rows(CASES) if r["case_id"] not in have]
+        key = self._person_key()
+        for start in range(0, len(missing), 500):
+            cases = [self.load(UUID(case_id)) for case_id in missing[start:start + 500]]
+            self.commit([], [Put(SEARCH, search_row(case, key)) for case in cases], [])
+        return len(missing)
+
     def due_for_review(self, scope: str, federation: str | None, as_of: date) -> list[dict[str, Any]]:
         """Filed cases whose yearly review (年度复核) is due on or before `as_of`, found by the index."""
         return self.list_cases(scope, federation, FILED, until=("review_due_on", as_of.isoformat()))
@@ -247,10 +287,13 @@ class Cases(IndexedApplication):
         return [summary(r) for r in self.select_rows(CASES, subtree=("federation", root))]
 
     def digest(self, id_number: str) -> str:
+        return person_digest(self._person_key(), id_number)
+
+    def _person_key(self) -> str:
         key = self.env.get("PERSON_KEY")
         if not key:
             raise RuntimeError("PERSON_KEY is not configured")
-        return person_digest(key, id_number)
+        return key
 
     # Saving: events, the case's index row and its person claims in one transaction.
 
@@ -279,7 +322,8 @@ class Cases(IndexedApplication):
         return {self.digest(number) for _, number in case.identity_numbers()}
 
     def _save_ops(self, case: Case, held_before: set[str]) -> list[IndexOp]:
-        return [Put(CASES, index_row(case)), *self.claim_ops(case, held_before)]
+        return [Put(CASES, index_row(case)), Put(SEARCH, search_row(case, self._person_key())),
+                *self.claim_ops(case, held_before)]
 
     def _save(self, case: Case, held_before: set[str]) -> None:
         ops = self._save_ops(case, held_before)

@@ -163,6 +163,13 @@ class DueQuery(Schema):
 class CaseQuery(Schema):
     federation = Code()
     state = fields.String(validate=validate.OneOf(STATES))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    cause = fields.String(validate=validate.OneOf(CAUSES))
+    q = Name(50, required=False, metadata={
+        "description": "the worker's exact name, a masked ID number (6204**********0014) or its last four"})
+    offset = StrictInteger(text=True, validate=validate.Range(min=0, max=10_000_000))
+    limit = StrictInteger(text=True, validate=validate.Range(min=1, max=500), metadata={
+        "description": "cases in the page (default: all that match)"})
 
 
 class DisclosedWorker(Schema):
@@ -212,6 +219,8 @@ class CaseView(Schema):
 
 class CaseSummary(Schema):
     case_id = fields.String(required=True)
+    name_masked = fields.String(allow_none=True, metadata={"description": "the worker's name, masked (张*伟)"})
+    id_number_masked = fields.String(allow_none=True)
     federation = fields.String(required=True)
     state = fields.String(required=True)
     category = fields.String(required=True)
@@ -224,6 +233,8 @@ class CaseSummary(Schema):
 
 class CaseList(Schema):
     cases = fields.List(fields.Nested(CaseSummary), required=True)
+    total = fields.Integer(required=True, metadata={"description": "cases that match, in all pages"})
+    offset = fields.Integer(required=True)
 
 
 class ObjectionCreated(Schema):

@@ -169,9 +169,14 @@ class IntakeService(Operations):
         return 200, case_view(self.cases.get_case(case_id, principal.federation), principal)
 
     @route("GET", "/cases", roles=READERS, query=CaseQuery, response=CaseList,
-           summary="Cases in your federation's subtree, by federation and state (no personal data)")
+           summary="Cases in your federation's subtree, newest first: by federation, state, category, cause, a name "
+                   "or masked ID number; paged (names and ID numbers masked)")
     def list_cases(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
-        return 200, case_list(self.cases.list_cases(principal.federation, query.get("federation"), query.get("state")))
+        found = self.cases.find_cases(
+            principal.federation, federation=query.get("federation"), state=query.get("state"),
+            category=query.get("category"), cause=query.get("cause"), text=query.get("q"),
+            offset=query.get("offset", 0), limit=query.get("limit"))
+        return 200, case_list(found["cases"], found["total"], found["offset"])
 
     # Dynamic management (动态管理) and the household plan (一户一计划).
 

@@ -72,9 +72,9 @@ def disclosure_view(case: Case) -> dict[str, Any]:
     })
 
 
-def case_list(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Index rows as a list of summaries: no personal data."""
-    return {"cases": SUMMARIES.dump(rows)}
+def case_list(rows: list[dict[str, Any]], total: int | None = None, offset: int = 0) -> dict[str, Any]:
+    """Index rows as a list of summaries: names and ID numbers masked, nothing else personal."""
+    return {"cases": SUMMARIES.dump(rows), "total": len(rows) if total is None else total, "offset": offset}
 
 
 def import_view(job: ImportJob, progress: Progress | None) -> dict[str, Any]:

@@ -7,12 +7,22 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 
+from services.catalog import entry
 from services.eventstore import IndexedApplication, store_env
 from services.runtime.batch import Batch
 from services.runtime.outbox import Outbound
 from services.runtime.readiness import store_answers, transport_reachable
 from services.runtime.relay import RelayLoop
 from services.transport import transport_for
+
+
+def exchanges_events(service: str) -> bool:
+    """Whether the service publishes or consumes (the gateway does neither: no broker is its concern)."""
+    try:
+        found = entry(service)
+    except KeyError:
+        return True
+    return bool(found.publishes or found.consumes)
 
 
 class EventStore(DependencyProvider):
@@ -74,7 +84,7 @@ class EventStore(DependencyProvider):
     def readiness(self) -> dict[str, dict[str, Any]]:
         checks = {"store": store_answers(self.app)}
         transport_url = self.container.config.get("TRANSPORT_URL")
-        if transport_url:
+        if transport_url and exchanges_events(self.container.service_name):
             checks["transport"] = transport_reachable(transport_url)
         if self.relay is not None:
             checks["relay"] = self.relay.readiness()

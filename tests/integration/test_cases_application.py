@@ -109,3 +109,16 @@ def test_two_changes_to_one_case_at_once_store_one_and_refuse_the_other(cases, m
     with pytest.raises(ConcurrentChange):
         cases.withdraw(case_id, "gs", by="li", reason="moved")
     assert cases.get_case(case_id, "gs").state == "verified"
+
+
+def test_cases_from_before_the_case_search_are_found_once_reindexed(cases):
+    from services.eventstore import Release
+    from services.intake.case_index import SEARCH
+
+    case = open_case(cases, "gs.by")
+    cases.commit([], [Release(SEARCH, str(case.id))], [])  # as a store from before the search table holds it
+    assert cases.find_cases("gs", text="张伟")["cases"] == []
+    assert cases.find_cases("gs")["cases"][0]["name_masked"] is None
+    assert cases.reindex_search() == 1
+    assert [c["case_id"] for c in cases.find_cases("gs", text="张伟")["cases"]] == [str(case.id)]
+    assert cases.reindex_search() == 0

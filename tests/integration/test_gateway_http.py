@@ -69,6 +69,17 @@ def test_a_services_own_errors_come_back_through_the_gateway_as_they_are(gateway
                          timeout=10).status_code == 403
 
 
+def test_a_services_metrics_are_not_published_through_the_gateway(gateway):
+    assert requests.get(f"{gateway}/api/intake/metrics", timeout=10).status_code == 404
+    assert requests.get(f"{gateway}/api/audit/metrics/", timeout=10).status_code == 404
+    assert requests.get(f"{gateway}/api/intake/openapi.json", timeout=10).json()["info"]["title"].startswith("Intake")
+
+
+def test_the_gateway_is_ready_without_any_broker(system):
+    checks = requests.get(system.url("gateway") + "/ready", timeout=10).json()["checks"]
+    assert set(checks) == {"store"}
+
+
 def test_a_service_that_does_not_answer_is_a_503_naming_it(gateway):
     tokens = log_in(gateway, "demo-approver").json()
     answer = requests.get(f"{gateway}/api/aid/programs", headers=bearer(tokens), timeout=10)

@@ -255,3 +255,49 @@ def test_health_and_metrics_need_no_token(system):
     metrics = anonymous.get("/metrics").text
     assert 'relief_http_requests_total{method="POST",route="/cases",service="intake",status="201"}' in metrics
     assert "relief_http_request_seconds_bucket" in metrics
+
+
+# The case list: filters, search by name or masked ID number, pages.
+
+
+def test_the_case_list_finds_a_worker_by_exact_name_masked_id_or_its_last_four(system):
+    staff = system.client("intake", "caseworker", "gs.by.sl", "li")
+    body = application_body("gs.by.sl")
+    body["worker"]["name"] = "欧阳娜娜"
+    case_id = staff.post("/cases", body).json()["case_id"]
+    other = staff.post("/cases", application_body("gs.by.sl")).json()["case_id"]
+    number = body["worker"]["id_number"]
+    masked = number[:4] + "*" * 10 + number[-4:]
+    for text in ("欧阳娜娜", " 欧阳 娜娜 ", masked, number[-4:]):
+        found = staff.get("/cases", params={"q": text}).json()
+        assert [c["case_id"] for c in found["cases"]] == [case_id], text
+        assert found["total"] == 1
+    [row] = staff.get("/cases", params={"q": "欧阳娜娜"}).json()["cases"]
+    assert (row["name_masked"], row["id_number_masked"]) == ("欧**娜", masked)
+    assert staff.get("/cases", params={"q": "欧阳"}).json()["cases"] == []  # a part of a name is not searched
+    assert other in [c["case_id"] for c in staff.get("/cases").json()["cases"]]
+
+
+def test_the_case_list_filters_by_category_and_cause_and_pages_newest_first(system):
+    staff = system.client("intake", "caseworker", "gs.by.dg", "li")
+    opened = []
+    for category, causes in (("marginal", ["illness"]), ("subsistence", ["illness", "disability"]), ("subsistence", ["disability"]),
+                             ("marginal", ["education"])):
+        opened.append(staff.post("/cases", application_body("gs.by.dg", category=category, causes=causes))
+                      .json()["case_id"])
+    deep = staff.get("/cases", params={"category": "subsistence"}).json()
+    assert [c["case_id"] for c in deep["cases"]] == [opened[2], opened[1]]
+    ill = staff.get("/cases", params={"cause": "illness"}).json()
+    assert [c["case_id"] for c in ill["cases"]] == [opened[1], opened[0]]
+    first = staff.get("/cases", params={"limit": 3}).json()
+    second = staff.get("/cases", params={"limit": 3, "offset": 3}).json()
+    assert (first["total"], second["total"], second["offset"]) == (4, 4, 3)
+    assert [c["case_id"] for c in first["cases"] + second["cases"]] == opened[::-1]
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "501"}, {"offset": "-1"}, {"limit": "ten"},
+                                   {"category": "rich"}, {"cause": "luck"}, {"q": "a\nb"}, {"q": ""}])
+def test_a_bad_case_list_query_is_a_400_naming_the_field(system, staff, query):
+    answer = staff.get("/cases", params=query)
+    assert answer.status_code == 400
+    assert set(answer.json()["fields"]) == set(query)
