@@ -34,6 +34,7 @@ def every_kind_of_event(cases):
     cases.refile(case_id, "gs", by="wang", refiled_on=date(2026, 6, 1), reason="返困")
     household = {**body["household"], "monthly_income": Decimal("500")}
     cases.amend(case_id, **staff, changes={"household": household}, reason="失业")
+    cases.disclose(case_id, "gs", by="li", reason="核对银行卡")
     for ending in (cases.reject, cases.withdraw):
         ending(str(cases.open_case(opened_by="li", **application_body()).id), **staff, reason="原因")
     imported = application_body()
