@@ -281,8 +281,8 @@ def test_the_case_list_finds_a_worker_by_exact_name_masked_id_or_its_last_four(s
 def test_the_case_list_filters_by_category_and_cause_and_pages_newest_first(system):
     staff = system.client("intake", "caseworker", "gs.by.dg", "li")
     opened = []
-    for category, causes in (("marginal", ["illness"]), ("subsistence", ["illness", "disability"]), ("subsistence", ["disability"]),
-                             ("marginal", ["education"])):
+    for category, causes in (("marginal", ["illness"]), ("subsistence", ["illness", "disability"]),
+                             ("subsistence", ["disability"]), ("marginal", ["education"])):
         opened.append(staff.post("/cases", application_body("gs.by.dg", category=category, causes=causes))
                       .json()["case_id"])
     deep = staff.get("/cases", params={"category": "subsistence"}).json()
