@@ -69,10 +69,13 @@ class Trail(IndexedApplication):
     # Appending (the sequencer only).
 
     def append(self, messages: Sequence[tuple[Source, bytes | None, Envelope | None, str | None]],
-               writer: str) -> Append:
+               writer: str, after: Append | None = None) -> Append:
         """Build one batch: an entry per message, the valid ones sealed (personal data committed), the others
-        as SourceRejected with the reason. Nothing is stored until `store` commits it with the positions."""
-        append = Append.start(self.select_rows, (e.case_id for _, _, e, _ in messages if e is not None), writer)
+        as SourceRejected with the reason. Nothing is stored until `store` commits it with the positions.
+        `after`: the batch before this one, still being committed: this one continues it in memory."""
+        case_ids = (e.case_id for _, _, e, _ in messages if e is not None)
+        append = Append.start(self.select_rows, case_ids, writer) if after is None \
+            else Append.after(after, self.select_rows, case_ids, writer)
         for source, raw, envelope, problem in messages:
             if envelope is None:
                 append.add(None, None, source, rejected_event(raw, problem or "not a valid event"))

@@ -123,6 +123,18 @@ class Append:
         cases = {row["case_id"]: row for row in select(CASES, keys=wanted)} if wanted else {}
         return cls(head, _Nodes(known), cases, writer)
 
+    @classmethod
+    def after(cls, previous: Append, select: Select, case_ids: Iterable[str], writer: str) -> Append:
+        """The batch after `previous`, which may not be committed yet: its tree and the case chains it touched
+        continue from `previous` in memory (if `previous` is not committed, neither may this one be)."""
+        head = Head(previous.size, previous.root())
+        known = {spot: previous.nodes.known[spot] for spot in frontier(head.size)}
+        wanted = sorted({c for c in case_ids if c})
+        cases = {c: dict(previous.cases[c]) for c in wanted if c in previous.cases}
+        unread = [c for c in wanted if c not in cases]
+        cases.update({row["case_id"]: row for row in select(CASES, keys=unread)} if unread else {})
+        return cls(head, _Nodes(known), cases, writer)
+
     @property
     def size(self) -> int:
         return self.tree.size

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import eventlet
+from eventlet.greenthread import GreenThread
 from nameko.extensions import DependencyProvider
 
 from services.audit.application import Trail
 from services.audit.entries import Source
-from services.audit.log import Head
+from services.audit.log import Append, Head
 from services.audit.note import Signer
 from services.contracts import DEAD_LETTER_TOPIC, Envelope, InvalidEvent, decode
 from services.contracts.topics import TOPICS
@@ -142,9 +144,15 @@ class Sequencer(DependencyProvider):
         return held
 
     def _lead(self, trail: Trail, transport: Any) -> None:
-        """Append while holding the lease; on losing it, close the subscription and stand by."""
+        """Append while holding the lease; on losing it, close the subscription and stand by.
+
+        Batches are pipelined: while batch n commits (the store's round trips yield to the hub), batch n + 1
+        is read, decoded and sealed on top of n in memory. It is committed only after n is, and discarded
+        with everything after it if n's commit fails: the log still gains whole batches, in order, each
+        with its positions, so a crash anywhere loses nothing that is not read again."""
         subscription: Subscription | None = None
         dead_letters: Publisher | None = None
+        committing: Committing | None = None
         backoff = 0.5
 
         def subscribe() -> Subscription:  # from just after the positions recorded with the log
@@ -159,9 +167,19 @@ class Sequencer(DependencyProvider):
                 messages = self._poll(subscription)
                 self.reading = True
                 try:
-                    head = self._append(trail, messages, dead_letters) if messages else None
-                    self._checkpoint(trail, head)
+                    built = self._build(trail, messages, committing) if messages else None
+                    if committing is not None:
+                        done, committing = committing, None
+                        done.wait()  # n is committed (or its failure is raised here, and n + 1 dropped)
+                    if built is not None:
+                        committing = Committing(built, eventlet.spawn(self._commit_and_sign, trail, built,
+                                                                      dead_letters))
+                    else:
+                        self._checkpoint(trail)
                 except Exception as exc:
+                    if committing is not None:  # a failed build: let the batch before it finish first
+                        committing.settle()
+                        committing = None
                     self._stalled(exc, messages, backoff)
                     subscription.close()  # read again from the recorded positions
                     subscription = None
@@ -178,6 +196,8 @@ class Sequencer(DependencyProvider):
             self._stalled(exc, [], backoff)
             eventlet.sleep(backoff)
         finally:
+            if committing is not None:
+                committing.settle()
             self.reading = False
             if subscription is not None:
                 subscription.close()
@@ -196,10 +216,15 @@ class Sequencer(DependencyProvider):
             messages.extend(more)
         return messages
 
-    def _append(self, trail: Trail, messages: list[Message], dead_letters: Publisher) -> Head | None:
-        """Append the messages not appended yet as one batch; the log's head after it (None: nothing new)."""
+    def _build(self, trail: Trail, messages: list[Message], before: Committing | None) -> Built | None:
+        """Decode and seal the messages not appended yet into one batch, on top of `before` if it is still
+        being committed; None if every message is already in the log."""
         started = time.perf_counter()
         recorded = {name: trail.position(name) for name in {m.position_name for m in messages}}
+        if before is not None:  # what is being committed counts as appended
+            for name, offset in before.built.positions.items():
+                if name in recorded:
+                    recorded[name] = max(_or_before_first(recorded[name]), offset)
         fresh = [m for m in messages if m.offset > _or_before_first(recorded[m.position_name])]
         if not fresh:
             return None
@@ -207,7 +232,7 @@ class Sequencer(DependencyProvider):
         parked: list[tuple[Message, str, str]] = []
         for n, m in enumerate(fresh):
             if n % 50 == 49:
-                eventlet.sleep(0)  # a long batch still lets the replica answer its probes and reads
+                eventlet.sleep(0)  # a long batch lets the replica answer its probes, and the commit go on
             failpoints.reached("consumer.before_apply")  # the points every consumer has, for crash tests
             source = Source(m.topic, m.partition, m.offset)
             try:
@@ -216,22 +241,38 @@ class Sequencer(DependencyProvider):
                 items.append((source, m.value, None, exc.reason))
                 parked.append((m, "decode", exc.reason))
         eventlet.sleep(0)
-        append = trail.append(items, self.replica)
+        append = trail.append(items, self.replica, after=before.built.append if before is not None else None)
         eventlet.sleep(0)  # sealing and committing a batch each take a while: answer the probes between
-        park(dead_letters, "audit", parked)  # before the positions are kept, as every consumer does
         positions: dict[str, int] = {}
         for m in fresh:
             positions[m.position_name] = max(m.offset, positions.get(m.position_name, -1))
+        return Built(append, positions, fresh, parked, started)
+
+    def _append(self, trail: Trail, messages: list[Message], dead_letters: Publisher) -> Head | None:
+        """Append the messages not appended yet as one batch, not pipelined; the log's head after it (None:
+        nothing new)."""
+        built = self._build(trail, messages, None)
+        return self._commit(trail, built, dead_letters) if built is not None else None
+
+    def _commit_and_sign(self, trail: Trail, built: Built, dead_letters: Publisher) -> Head:
+        head = self._commit(trail, built, dead_letters)
+        self._checkpoint(trail, head)
+        return head
+
+    def _commit(self, trail: Trail, built: Built, dead_letters: Publisher) -> Head:
+        """Store one batch with its positions (its dead letters first, as every consumer does); the log's
+        head after it."""
+        park(dead_letters, "audit", built.parked)  # before the positions are kept
         failpoints.reached("consumer.before_record")
-        trail.store(append, positions)
+        trail.store(built.append, built.positions)
         failpoints.reached("consumer.after_record")
-        for m, _, _ in parked:
+        for m, _, _ in built.parked:
             TRAIL_REJECTED.labels(m.topic).inc()
-        for m in fresh:
+        for m in built.fresh:
             TRAIL_APPENDED.labels(m.topic).inc()
             EVENTS_CONSUMED.labels("audit", m.topic).inc()
-        TRAIL_APPEND_SECONDS.observe(time.perf_counter() - started)
-        return Head(append.size, append.root())
+        TRAIL_APPEND_SECONDS.observe(time.perf_counter() - built.started)
+        return Head(built.append.size, built.append.root())
 
     def _report_lag(self) -> None:
         """Every source partition's lag against the positions recorded with the log, on every replica (a
@@ -248,6 +289,35 @@ class Sequencer(DependencyProvider):
         self.problem = f"stalled{where}: {type(exc).__name__}: {exc}"
         TRAIL_STALLED.set(1)
         log.error("the trail's sequencer %s; retrying in %.1fs", self.problem, backoff)
+
+
+@dataclass
+class Built:
+    """A batch decoded and sealed, not yet stored: its entries and rows, the positions it reaches."""
+
+    append: Append
+    positions: dict[str, int]
+    fresh: list[Message]
+    parked: list[tuple[Message, str, str]]
+    started: float
+
+
+@dataclass
+class Committing:
+    """A batch whose commit runs in its own green thread."""
+
+    built: Built
+    thread: GreenThread
+
+    def wait(self) -> Head:
+        return self.thread.wait()
+
+    def settle(self) -> None:
+        """Wait for the commit to end, whatever its outcome (a failure is the next read's to see)."""
+        try:
+            self.thread.wait()
+        except Exception as exc:
+            log.warning("the trail's batch being committed failed: %s: %s", type(exc).__name__, exc)
 
 
 def _or_before_first(offset: int | None) -> int:

@@ -13,7 +13,7 @@ from services.audit.entries import EntryTooLarge, Source
 from services.audit.log import ENTRIES, NODES, SECRETS
 from services.audit.merkle import decode_entry_bundle, leaf_hash, root, verify_consistency, verify_inclusion
 from services.audit.note import open_checkpoint
-from services.eventstore import ClaimConflict
+from services.eventstore import ClaimConflict, store_env
 from tests.trail_flows import SIGNER, SPOUSE, SPOUSE_DIGEST, WORKER, append, filed, opened, stored_entries
 
 
@@ -95,6 +95,49 @@ def test_the_tree_grows_batch_by_batch_to_the_root_of_every_entry_and_proves_con
     assert trail.tile(1, 0, 1) == root(leaves[:256])
     nodes = len(trail.select_rows(NODES))
     assert nodes < 2 * 333  # every complete subtree once: O(1) nodes per entry, no recompute
+
+
+def test_a_batch_built_on_one_still_being_committed_makes_the_log_sequential_batches_make(trail):
+    """The sequencer seals batch n + 1 while n commits: the tree, the chains and the rows are what sequential
+    batches make (the entries' salted commitments differ from run to run, so the structure is compared)."""
+    from services.audit.application import Trail
+
+    cases = [str(uuid.uuid4()) for _ in range(5)]
+    batches = [[opened(c) for c in cases[:3]], [filed(c) for c in cases[1:]] + [opened(cases[0])],
+               [filed(cases[0]), opened(cases[4])]]
+
+    def sources(n):
+        first = sum(len(b) for b in batches[:n])
+        return [(Source("t", 0, first + i), None, e, None) for i, e in enumerate(batches[n])]
+
+    previous = None
+    built = []
+    for n in range(3):  # each sealed before the one before it is stored
+        previous = trail.append(sources(n), "w", after=previous)
+        built.append(previous)
+    for n, batch in enumerate(built):
+        trail.store(batch, {"t:0": sum(len(b) for b in batches[:n + 1]) - 1})
+
+    entries = stored_entries(trail)
+    leaves = [leaf_hash(e) for e in entries]
+    assert trail.head().size == len(entries) == 10
+    assert trail.head().root == root(leaves)
+    parsed = [json.loads(e) for e in entries]
+    assert [p["index"] for p in parsed] == list(range(10))
+    last: dict[str, bytes] = {}
+    for entry, leaf in zip(parsed, leaves, strict=True):  # every case's chain links its entries in order
+        expected = last.get(entry["case_id"])
+        assert entry["prev_case_hash"] == (expected.hex() if expected else None)
+        last[entry["case_id"]] = leaf
+    assert [e["case_seq"] for e in trail.history(cases[0])["events"]] == [1, 2, 3]
+    for old in (3, 7):
+        proof = [bytes.fromhex(h) for h in trail.consistency(old, 10)["hashes"]]
+        assert verify_consistency(old, 10, root(leaves[:old]), root(leaves), proof)
+    sequential = Trail(store_env("memory://"))
+    for n in range(3):
+        sequential.store(sequential.append(sources(n), "w"), {"t:0": sum(len(b) for b in batches[:n + 1]) - 1})
+    assert len(trail.select_rows(NODES)) == len(sequential.select_rows(NODES))  # the same nodes stored
+    sequential.close()
 
 
 def test_a_writer_that_lost_the_race_for_an_index_fails_and_writes_nothing(trail):
