@@ -1,0 +1,49 @@
+import { expect, test } from "@playwright/test";
+import { Api, checkPage, eventually, fileCase, login } from "./helpers";
+
+test("an approver approves a payment and is never offered approve on their own request", async ({ page }) => {
+  const admin = await Api.as("demo-admin");
+  const caseworker = await Api.as("demo-caseworker");
+  const approver = await Api.as("demo-approver");
+  const year = new Date().getFullYear();
+  const program = await admin.ok("POST", "/api/aid/programs", { name: `${year}年生活救助（测试）`, kind: "living",
+    year, federation: "gs.by", amount: "800.00", eligibility: {} });
+  await admin.ok("POST", "/api/aid/budgets", { program_id: program.program_id, federation: "gs.by", amount: "100000.00" });
+  const caseId = await fileCase(caseworker, approver);
+  // The request waits until aid has seen the case filed (its own view, from intake's events); a refused request
+  // is remembered under its key, so each try has a new one.
+  const started = Date.now();
+  await eventually(async () => (await caseworker.ok("GET", `/api/aid/cases/${caseId}/aid`)).state === "filed", "aid to see the case filed");
+  const requested = await eventually(async () => {
+    const answer = await caseworker.call("POST", "/api/aid/disbursements", { case_id: caseId, program_id: program.program_id,
+      idempotency_key: `test-${caseId}-${Date.now()}`, reason: "生活困难救助" });
+    if (answer.status >= 300) console.log(answer.status, JSON.stringify(answer.body).slice(0, 200));
+    return answer.status < 300 ? answer.body as { disbursement_id: string } : null;
+  }, "aid to accept a request for the filed case", 120);
+  console.log(`aid accepted the request ${Date.now() - started} ms after filing`);
+  const id = requested.disbursement_id;
+
+  await login(page, "demo-approver");
+  await page.goto("/approvals");
+  const row = page.getByTestId(`row-${id}`);
+  await expect(row.getByTestId("approve")).toBeVisible();
+  await checkPage(page, "approval-queue");
+  await row.getByTestId("approve").click();
+  await expect(page.getByTestId(`row-${id}`)).toHaveCount(0);
+  const after = await approver.ok("GET", `/api/aid/disbursements/${id}`);
+  expect(after.state).toBe("approved");
+  expect(after.steps.some((s: { state: string; by: string }) => s.state === "approved" && s.by === "demo-approver")).toBe(true);
+
+  // No role both requests and approves, so the approver's own request is shown by answering the queue with one:
+  // the console must offer no approve button on it, only the note that it is their own.
+  await page.route("**/api/aid/disbursements?*", async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    body.disbursements.unshift({ ...after, disbursement_id: "own-request", state: "requested", requested_by: "demo-approver" });
+    await route.fulfill({ response, json: body });
+  });
+  await page.reload();
+  const own = page.getByTestId("row-own-request");
+  await expect(own.getByTestId("own-request")).toBeVisible();
+  await expect(own.getByTestId("approve")).toHaveCount(0);
+});
