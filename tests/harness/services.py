@@ -142,7 +142,7 @@ class ProcessSystem(System):
             try:
                 if requests.get(self.url(name) + "/health", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"{name} not healthy after {timeout}s: {self.log(log_name or name)[-2000:]}")
