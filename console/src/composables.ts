@@ -3,6 +3,7 @@ import { ref, shallowRef, type Ref } from "vue";
 import { ElMessage } from "element-plus";
 import { ApiError, fieldError, type FieldErrors } from "./api/errors";
 import { i18n } from "./i18n";
+import { reasonInLocale } from "./reasons";
 
 /** A readable sentence for any failure: the API's message, or what went wrong on the way. */
 export function messageOf(error: unknown): string {
@@ -48,7 +49,7 @@ export function useSubmit() {
   const fields = ref<FieldErrors>({});
   const message = ref<string | null>(null);
   const busy = ref(false);
-  const of = (path: string) => fieldError(fields.value, path);
+  const of = (path: string) => fieldError(fields.value, path, (r) => reasonInLocale(r, i18n.global.locale.value));
   async function submit<T>(action: () => Promise<T>): Promise<T | undefined> {
     busy.value = true;
     fields.value = {};

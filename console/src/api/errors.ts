@@ -15,16 +15,18 @@ export class ApiError extends Error {
 }
 
 /** The reasons given for one field, by its dotted path ("household.members.0.age"); joined for el-form-item. */
-export function fieldError(fields: FieldErrors | undefined, path: string): string {
+export function fieldError(
+  fields: FieldErrors | undefined, path: string, translate: (reason: string) => string = (r) => r,
+): string {
   let node: string[] | FieldErrors | undefined = fields;
   for (const part of path.split(".")) {
     if (!node || Array.isArray(node)) return "";
     node = node[part];
   }
   if (!node) return "";
-  if (Array.isArray(node)) return node.map(String).join("；");
+  if (Array.isArray(node)) return node.map((r) => translate(String(r))).join("；");
   // A nested object under this field (e.g. a list's items): show the first few of its reasons.
-  return flatten(node).slice(0, 3).map(([p, r]) => `${p}: ${r}`).join("；");
+  return flatten(node).slice(0, 3).map(([p, r]) => `${p}: ${translate(r)}`).join("；");
 }
 
 /** Every (path, reason) pair of a nested fields object. */
