@@ -243,9 +243,10 @@ class Aids(IndexedApplication):
                         raise KeyReused(f"idempotency key {idempotency_key!r} was used for a different request "
                                         f"({existing.id})") from None
                     return existing, False
-                if isinstance(problem, NotEligible):
+                if isinstance(problem, NotEligible) and attempt > 0:
                     raise
-                # another request of the household was saved meanwhile: decide again on what it left
+                # refused on the cached household (which may predate its filing): decide again on the stored
+                # one; or another request of the household was saved meanwhile: decide again on what it left
         raise ConcurrentChange("the household's record kept changing; try again")
 
     def _decided(

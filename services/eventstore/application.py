@@ -89,7 +89,7 @@ class IndexedApplication(Application):
         else:
             self.events.put(events, index=list(index), tracking=tracking)
         self.stored(events)
-        self._remember(aggregates)
+        self.remember(aggregates)
         self._wake_listeners()
 
     def atomically(self, command: Callable[[], T], *, retry_on: tuple[type[Exception], ...], attempts: int) -> T:
@@ -98,7 +98,8 @@ class IndexedApplication(Application):
         In a consumer's batch (a unit of work is bound) the batch is that transaction. Otherwise the command
         runs in a unit of its own, group-committed with the saves made at the same moment; a save that fails
         with one of `retry_on` (another save took the same records meanwhile) runs the whole command again
-        on what is stored now, and after `attempts` the last such error is raised.
+        on what is stored now, and after `attempts` the last such error is raised. A first try that refuses
+        (raises) after taking cached copies is run once more on what is stored: a stale copy never refuses.
         """
         if self.unit is not None:
             return command()
@@ -106,9 +107,14 @@ class IndexedApplication(Application):
         for attempt in range(attempts):
             unit = UnitOfWork()
             self.bind(unit)
+            self._bound.cache_used = False
             try:
                 with self.first_try(attempt == 0):
                     result = command()
+            except Exception:
+                if attempt == 0 and self._bound.cache_used and attempts > 1:
+                    continue  # refused on cached copies, which may be stale: ask the store before saying no
+                raise
             finally:
                 self.bind(None)
             try:
@@ -117,12 +123,12 @@ class IndexedApplication(Application):
                 lost = problem
                 time.sleep(0.001 * attempt)  # green under nameko's eventlet
                 continue
-            self._remember(unit.aggregates.values())
+            self.remember(unit.aggregates.values())
             return result
         assert lost is not None, "attempts must be at least 1"
         raise lost
 
-    def _remember(self, aggregates: Iterable[Aggregate]) -> None:
+    def remember(self, aggregates: Iterable[Aggregate]) -> None:
         """With an aggregate cache (AGGREGATE_CACHE_MAXSIZE), keep what was just stored: the next load reads only
         what was stored since (the cache fast-forwards) instead of decrypting and replaying every event."""
         cache = self.repository.cache
@@ -170,9 +176,12 @@ class IndexedApplication(Application):
         cache = self.repository.cache
         if cached and cache is not None and getattr(self._bound, "first_try", False):
             try:
-                return copy.deepcopy(cache.get(aggregate_id))
+                found = copy.deepcopy(cache.get(aggregate_id))
             except KeyError:
                 pass
+            else:
+                self._bound.cache_used = True
+                return found
         return self.repository.get(aggregate_id)
 
     @contextmanager

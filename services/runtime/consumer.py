@@ -200,6 +200,8 @@ class EventConsumer(Entrypoint):
                 positions[message.position_name] = max(message.offset, positions.get(message.position_name, -1))
             if positions:
                 app.commit(events, index, [Tracking(name, offset) for name, offset in positions.items()])
+                if error is None:  # the whole batch is stored: what it left is what the cache should hold
+                    app.remember(batch.unit.aggregates.values())
                 for message in done:
                     self._note_recorded(message)
             failpoints.reached("consumer.after_record")

@@ -9,6 +9,7 @@ import threading
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -667,6 +668,30 @@ def test_what_one_replica_cached_never_decides_after_another_replica_changed_it(
             a.approve(str(other.id), "gs", by="approver1")  # b's reduction is seen: 0 left after spent's 100,000
         assert line(a, p, "gs")["reserved"] == 100_000
         assert_reconciles(a)
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("backend", RACE_BACKENDS)
+def test_a_request_refused_on_a_cached_household_is_decided_again_on_the_stored_one(request, tmp_path, backend):
+    """A household asked for before its filing reached this replica is cached as not filed; once another
+    replica has applied the filing, the next request here must see it, not be refused on the stale copy."""
+    from tests.aid_flows import envelope, opened_payload
+
+    a, b = instances(request, tmp_path, backend)
+    try:
+        p = program(a)
+        fund(a, p, {"gs": 1_000_000})
+        case_id = str(uuid4())
+        a.apply_intake_event(envelope(case_id, "CaseOpened", opened_payload()))
+        with pytest.raises(NotEligible, match="not filed"):
+            ask(a, case_id, p)  # a now holds the household, open, in its cache
+        b.apply_intake_event(envelope(case_id, "CaseVerified", {
+            "visitors": ["赵", "钱"], "visited_on": "2026-02-01", "per_capita_income": "400.00", "findings": "ok",
+            "by": "li"}))
+        b.apply_intake_event(envelope(case_id, "CaseFiled", {"filed_on": "2026-03-01"}))
+        assert ask(a, case_id, p).state == "requested"
     finally:
         a.close()
         b.close()
