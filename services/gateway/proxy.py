@@ -1,4 +1,4 @@
-"""One origin for the browser: `/api/<service>/…` forwarded to that service, everything else the console.
+"""One origin for the browser: `/api/<service>/…` forwarded to that service (the console: console.py).
 
 The gateway checks nothing a service checks itself: the token, the role, the body's schema are the
 service's (its own 400, 401, 403, 413 come back as they are). It refuses only what it must not forward: a
@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import itertools
 import logging
-import mimetypes
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import requests
 from nameko.web.handlers import HttpRequestHandler
-from werkzeug.exceptions import NotFound
-from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
 from services.config import PROXIED
@@ -35,8 +31,6 @@ RESPONSE_HEADERS = ("Content-Type", "Content-Disposition", "Retry-After", "Allow
                     "Location")
 INTERNAL = frozenset({"metrics"})  # scraped from each pod by Prometheus, never published through the Ingress
 CONNECT_SECONDS, READ_SECONDS = 3.0, 300.0  # a festival batch over a province may take minutes to answer
-mimetypes.add_type("application/javascript", ".js")
-mimetypes.add_type("image/svg+xml", ".svg")
 
 
 class Upstreams:
@@ -120,49 +114,4 @@ def unavailable(service: str, why: str) -> Response:
     response = json_response(503, {"error": "unavailable", "message": f"the {service} service {why}: retry shortly",
                                    "fields": {}})
     response.headers["Retry-After"] = "5"
-    return response
-
-
-class ConsoleFiles(HttpRequestHandler):
-    """Serve the built console (console/dist): a file if there is one, else index.html (the app's routes)."""
-
-    server = CountingWebServer()
-
-    def handle_request(self, request: Request) -> Response:
-        path = request.path_values.get("path", "")  # type: ignore[attr-defined]
-        try:
-            response = console_response(Path(self.container.config["CONSOLE_DIR"]), path, request.environ)
-        except Exception as exc:  # logged as the bug it is
-            response = error_response(exc, {})
-        HTTP_REQUESTS.labels("gateway", request.method, "/console", str(response.status_code)).inc()
-        return response
-
-
-def console_response(root: Path, path: str, environ: dict[str, Any]) -> Response:
-    index = root / "index.html"
-    if not index.is_file():
-        return json_response(404, {"error": "not_found", "fields": {},
-                                   "message": "the console is not built here: run `make console`"})
-    if path.startswith("api/"):  # a service that is not proxied: no page, but a JSON 404
-        return json_response(404, {"error": "not_found", "message": "no such route", "fields": {}})
-    try:
-        if path and path != "index.html":
-            response = send_from_directory(root, path, environ)
-            response.headers["Cache-Control"] = ("public, max-age=31536000, immutable" if path.startswith("assets/")
-                                                 else "no-cache")
-            return secured(response)
-    except NotFound:
-        if path.startswith("assets/") or "." in path.rsplit("/", 1)[-1]:
-            return json_response(404, {"error": "not_found", "message": f"no file {path}", "fields": {}})
-    response = send_from_directory(root, "index.html", environ)
-    response.headers["Cache-Control"] = "no-cache"
-    return secured(response)
-
-
-def secured(response: Response) -> Response:
-    """The headers a page of personal data should carry: no framing by others, no sniffing, same-origin only."""
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'self'")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
     return response

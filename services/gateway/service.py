@@ -30,8 +30,9 @@ from services.gateway.application import (
     Granted,
     NoSuchAccount,
 )
+from services.gateway.console import ConsoleFiles
 from services.gateway.domain import Account, InvalidAccount, SessionEnded
-from services.gateway.proxy import PROXIED, ConsoleFiles, Forward
+from services.gateway.proxy import PROXIED, Forward
 from services.gateway.schemas import (
     AccountChange,
     AccountList,

@@ -157,6 +157,12 @@ def test_the_console_is_served_with_its_routes_falling_back_to_index_html(gatewa
     assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert "javascript" in asset.headers["Content-Type"]
     assert requests.get(f"{gateway}/assets/missing.js", timeout=10).status_code == 404
+    assert asset.headers["Content-Encoding"] == "gzip" and asset.text == "console.log('帮扶')"  # requests accepts gzip
+    plain = requests.get(f"{gateway}/assets/app-1a2b3c.js", headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert "Content-Encoding" not in plain.headers and plain.text == asset.text
+    again = requests.get(f"{gateway}/assets/app-1a2b3c.js", headers={"If-None-Match": asset.headers["ETag"]},
+                         timeout=10)
+    assert again.status_code == 304
     assert requests.get(f"{gateway}/../../etc/passwd", timeout=10).text == page.text  # never a file outside
     assert requests.get(f"{gateway}/api/nothing/here", timeout=10).status_code == 404
 
