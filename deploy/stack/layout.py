@@ -20,6 +20,7 @@ from services.catalog import SERVICES
 HOST = "127.0.0.1"
 DEFAULT_PORTS = {"kafka": 19092, "controller": 19093, "postgres": 15432, "prometheus": 19090, "services": 18000}
 CONSUMER_REPLICAS = 2  # a consuming service runs two replicas, so the group and the leases have a standby
+REPLICAS_KEY = "consumer_replicas"  # in ports.json: RELIEF_STACK_REPLICAS of the last stack-up
 GATEWAY_REPLICAS = 2  # the gateway (no topic) too, as in Kubernetes: the console's logins on either replica
 
 
@@ -55,6 +56,7 @@ class Replica:
 class Stack:
     root: Path
     ports: Ports
+    consumer_replicas: int = CONSUMER_REPLICAS  # of each consuming service
 
     @property
     def secrets(self) -> Path:
@@ -89,11 +91,11 @@ class Stack:
         return f"kafka://{self.bootstrap}"
 
     def replicas(self) -> list[Replica]:
-        """Every service process: one of a service that only publishes, two of each consuming one and two of
-        one that uses no topic (the gateway: 18000 and 18010 by default)."""
+        """Every service process: one of a service that only publishes, `consumer_replicas` (two) of each
+        consuming one and two of one that uses no topic (the gateway: 18000 and 18010 by default)."""
         found = []
         for entry in SERVICES:
-            count = CONSUMER_REPLICAS if entry.consumes else 1 if entry.publishes else GATEWAY_REPLICAS
+            count = self.consumer_replicas if entry.consumes else 1 if entry.publishes else GATEWAY_REPLICAS
             for index in range(count):
                 found.append(Replica(entry.name, index, self.ports.services + entry.port - 8000 + 10 * index))
         return found
@@ -103,12 +105,13 @@ class Stack:
 
     def save_ports(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "ports.json").write_text(json.dumps(asdict(self.ports), indent=2) + "\n")
+        saved = {**asdict(self.ports), REPLICAS_KEY: self.consumer_replicas}
+        (self.root / "ports.json").write_text(json.dumps(saved, indent=2) + "\n")
 
 
 def load(env: Mapping[str, str] = os.environ) -> Stack:
-    """The stack of `RELIEF_STACK_DIR`: each port from `RELIEF_STACK_<NAME>_PORT`, else the one it last ran
-    on, else the default."""
+    """The stack of `RELIEF_STACK_DIR`: each port from `RELIEF_STACK_<NAME>_PORT`, and the consuming services'
+    replicas from `RELIEF_STACK_REPLICAS`; each else as it last ran, else the default."""
     root = Path(env.get("RELIEF_STACK_DIR", "var/stack")).resolve()
     saved_file = root / "ports.json"
     saved = json.loads(saved_file.read_text()) if saved_file.exists() else {}
@@ -116,4 +119,11 @@ def load(env: Mapping[str, str] = os.environ) -> Stack:
         name: int(env.get(f"RELIEF_STACK_{name.upper()}_PORT") or saved.get(name) or default)
         for name, default in DEFAULT_PORTS.items()
     }
-    return Stack(root, Ports(**ports))
+    replicas = int(env.get("RELIEF_STACK_REPLICAS") or saved.get(REPLICAS_KEY) or CONSUMER_REPLICAS)
+    if replicas != CONSUMER_REPLICAS:
+        from services.contracts.topics import PARTITIONS  # only then: `make token` loads the layout too
+
+        if not 1 <= replicas <= PARTITIONS:
+            # More replicas than a topic has partitions would leave some idle; none would leave it unread.
+            raise ValueError(f"RELIEF_STACK_REPLICAS must be 1 to {PARTITIONS}, not {replicas}")
+    return Stack(root, Ports(**ports), replicas)
