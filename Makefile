@@ -14,7 +14,7 @@ USER ?= dev
 CONSOLE_STAMP   := console/node_modules/.installed-$(shell cat console/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 CONSOLE_SOURCES := $(shell find console/src console/public console/index.html console/vite.config.ts console/tsconfig*.json console/package.json -type f 2>/dev/null)
 
-.PHONY: help venv run test test-unit lint console token audit-key verify replay bench kafka-jars postgres prometheus go-modules lock clean manifests
+.PHONY: help venv run test test-unit lint console browser token audit-key verify replay bench kafka-jars postgres prometheus go-modules lock clean manifests
 
 help:
 	@echo "make run      - the whole system on this machine (embedded transport, SQLite under ./var)"
@@ -85,7 +85,11 @@ go-modules:
 	@command -v go >/dev/null || { echo "go (1.26 or later) not found: the audit trail's interoperability test needs it"; exit 1; }
 	@cd tests/interop/tlogclient && go mod download && go mod verify >/dev/null
 
-test: venv kafka-jars postgres prometheus go-modules
+# Debian's Chromium and the CJK font for the console's browser tests (Playwright drives /usr/bin/chromium).
+browser:
+	@sh deploy/console/install-browser.sh >/dev/null
+
+test: venv kafka-jars postgres prometheus go-modules console browser
 	$(PY) -m pytest
 
 test-unit: venv

@@ -90,6 +90,16 @@ class DemoAccounts(DependencyProvider):
         store = next(d for d in self.container.dependencies if isinstance(d, EventStore))
         assert isinstance(store.app, Accounts)
         store.app.seed_demo()
+        self.seeded = True
+
+    seeded = False
+
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        """Not ready until the demo accounts asked for are open (a login before would be refused)."""
+        wanted = self.container.config.get("DEMO_USERS") in ("1", "auto") and only_dev_secrets(self.container.config)
+        if not wanted:
+            return {}
+        return {"demo_accounts": {"ok": self.seeded, "detail": "open" if self.seeded else "being opened"}}
 
 
 def account_view(account: Account | dict[str, Any], now: float | None = None) -> dict[str, Any]:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
-from tests.harness.services import ROOT, ProcessSystem, environment
+from tests.browser.plant import filed_household, plant_duplicate_student
+from tests.harness.services import ROOT, ProcessSystem, demo_login, environment
 
 CONSOLE = ROOT / "console"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -20,11 +23,26 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
-    env = environment(tmp_path_factory.mktemp("console-system"))
-    env.update({"RELIEF_DEMO_USERS": "1", "RELIEF_CONSOLE_DIR": str(CONSOLE / "dist")})
+    data = tmp_path_factory.mktemp("console-system")
+    env = environment(data)
+    env.update({"RELIEF_DEMO_USERS": "1", "RELIEF_CONSOLE_DIR": str(CONSOLE / "dist"),
+                "RELIEF_AUDIT_CHECKPOINT_SECONDS": "2"})
     running = ProcessSystem(env).start_all()
-    yield running
-    running.stop()
+    try:
+        gateway = running.url("gateway")
+        staff = demo_login(gateway, "demo-caseworker")
+        plant_duplicate_student(data / "bus.db", filed_household(gateway, staff))
+        auditor = demo_login(gateway, "demo-auditor")
+        deadline, found = time.monotonic() + 60, []
+        while time.monotonic() < deadline and "duplicate_student" not in found:
+            answer = requests.get(f"{gateway}/api/audit/anomalies", headers={"Authorization": f"Bearer {auditor}"},
+                                  timeout=30)
+            found = [f["check"] for f in answer.json().get("findings", [])]
+            time.sleep(0.5)
+        assert "duplicate_student" in found, "the planted anomaly never reached the trail"
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.mark.timeout(900)
@@ -39,3 +57,12 @@ def test_the_playwright_suite_passes_against_the_running_system(system):
                          env={**os.environ, "RELIEF_CONSOLE_URL": system.url("gateway"), "CI": "1"},
                          capture_output=True, text=True, timeout=840)
     assert run.returncode == 0, f"playwright failed:\n{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
+
+
+@pytest.mark.timeout(300)
+def test_the_consoles_own_unit_tests_pass():
+    """vitest: money in fen, CSV, the workflow actions a state offers, RFC 6962 proofs checked in the browser."""
+    assert (CONSOLE / "node_modules").exists(), "the console's packages are not installed (make console)"
+    run = subprocess.run(["npm", "test", "--silent"], cwd=CONSOLE, capture_output=True, text=True, timeout=280,
+                         env={**os.environ, "CI": "1"})
+    assert run.returncode == 0, f"vitest failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"

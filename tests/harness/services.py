@@ -51,6 +51,18 @@ def environment(data_dir: Path, transport: str | None = None, stores: dict[str, 
     return env
 
 
+def demo_login(gateway: str, login: str, password: str = "demo") -> str:
+    """An access token of a demo account from the gateway, which answers a little before it has opened them
+    (its /ready says when): retried for up to 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        answer = requests.post(f"{gateway}/api/auth/login", json={"login": login, "password": password}, timeout=30)
+        if answer.ok or time.monotonic() > deadline:
+            answer.raise_for_status()
+            return str(answer.json()["access_token"])
+        time.sleep(0.3)
+
+
 class System:
     """Base of both ways to run: knows the addresses and hands out clients."""
 

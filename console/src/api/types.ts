@@ -83,9 +83,8 @@ export interface CaseSummary {
   updated_at: string;
   filed_on: string | null;
   review_due_on: string | null;
-  // Not in CaseSummary today; searched when the list starts to carry them.
-  worker_name?: string;
-  id_number?: string;
+  name_masked: string | null; // 张*伟
+  id_number_masked: string | null; // 6204**********0014
 }
 
 export interface Disclosure {

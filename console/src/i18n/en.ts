@@ -58,10 +58,10 @@ const en: Messages = {
     social_insurance: "Social insurance", legal_aid: "Legal aid",
   },
   cases: {
-    title: "Case files", search: "Search by name, masked ID number or case ID", searchLabel: "Search",
+    title: "Case files", search: "Full name, masked ID number or its last four", searchLabel: "Search",
     subtree: "Federation (with those under it)", category: "Category", causes: "Causes", state: "State",
     openedAt: "Opened", filedOn: "Filed", reviewDue: "Review due", caseId: "Case ID", worker: "Worker",
-    count: "{n} households", clientFilter: "Category, cause and text are filtered in the browser (the API filters by federation and state)",
+    count: "{n} households",
     newCase: "New application",
   },
   form: {

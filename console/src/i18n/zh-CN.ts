@@ -54,10 +54,9 @@ const zh = {
     legal_aid: "法律援助",
   },
   cases: {
-    title: "困难职工档案", search: "按姓名、身份证号（脱敏）或档案编号搜索", searchLabel: "搜索", subtree: "工会（含下级）",
+    title: "困难职工档案", search: "完整姓名、脱敏身份证号或其后四位", searchLabel: "搜索", subtree: "工会（含下级）",
     category: "困难类别", causes: "致困原因", state: "状态", openedAt: "申请时间", filedOn: "建档日期",
-    reviewDue: "复核到期", caseId: "档案编号", worker: "职工", count: "共 {n} 户", clientFilter:
-      "类别、原因和关键字在浏览器内筛选（接口只按工会和状态查询）", newCase: "新建申请",
+    reviewDue: "复核到期", caseId: "档案编号", worker: "职工", count: "共 {n} 户", newCase: "新建申请",
   },
   form: {
     title: "新建困难职工申请", worker: "职工信息", household: "家庭成员", money: "家庭收入", classify: "困难认定",
