@@ -251,10 +251,9 @@ class Cases(IndexedApplication):
         and ID number, and how many match in all. `text` is an exact name, a masked ID number, or its last four."""
         root = federation or scope
         equal = {k: v for k, v in (("state", state), ("category", category)) if v}
-        rows = [summary(r) for r in self.select_rows(CASES, equal=equal, subtree=("federation", root))] \
-            if in_subtree(root, scope) else []
+        rows = self.select_rows(CASES, equal=equal, subtree=("federation", root)) if in_subtree(root, scope) else []
         if cause:
-            rows = [r for r in rows if cause in r["causes"]]
+            rows = [r for r in rows if cause in (r["causes"] or "").split(",")]
         if text:
             found = {r["case_id"] for r in self.select_rows(SEARCH, equal=search_criteria(text, self._person_key()))}
             rows = [r for r in rows if r["case_id"] in found]
@@ -264,7 +263,7 @@ class Cases(IndexedApplication):
         for start in range(0, len(page), 5000):  # within every store's limit of parameters in a statement
             keys = [r["case_id"] for r in page[start:start + 5000]]
             shown.update({r["case_id"]: r for r in self.select_rows(SEARCH, keys=keys)})
-        cases = [{**r, "name_masked": shown.get(r["case_id"], {}).get("name_masked"),
+        cases = [{**summary(r), "name_masked": shown.get(r["case_id"], {}).get("name_masked"),
                   "id_number_masked": shown.get(r["case_id"], {}).get("id_masked")} for r in page]
         return {"cases": cases, "total": len(rows), "offset": offset}
 
