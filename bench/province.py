@@ -19,8 +19,10 @@ The phases, one after the other; each ends when every lag is back to zero:
   with bench/pairing_throughput.py's counties and causes, each ID number distinct), each `POST /imports` to
   intake's replica by a caseworker of `gs` and followed to the end before the next; then `GET /coverage`
   every 5 s until every filed household is paired (pairing covers them as it consumes the filings).
-- *aid*: a `festival` program (spring_festival, 500.00) and a `living` one funded down the tree
-  (bench/aid_throughput.py's `programs_and_budgets`), then `POST /programs/{id}/batches` over `gs`,
+- *aid*: a `festival` program (spring_festival, 500.00 a household, bench/aid_throughput.py's) funded down
+  the tree (`gs`, its 5 cities, their 20 counties: each what its households need and 10% more; a budget is at
+  most 99,999,999.99, so aid_throughput's twice-over budgets do not fit 100,000 households), then
+  `POST /programs/{id}/batches` over `gs`,
   `POST /batches/{id}/approval`, `GET /batches/{id}/bank-file`, and `POST /batches/{id}/bank-results` with
   every line paid (files of at most 20,000 lines, aid's limit); checked against `GET /reconciliation`.
 - *visits*: one quarter's visits, `POST /cases/{id}/visits` by a caseworker for every household (their ids
@@ -80,7 +82,7 @@ import requests
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.protocol.consumer.offsets import OffsetSpec
 
-from bench.aid_throughput import FESTIVAL_AMOUNT, Http, cpu_seconds, programs_and_budgets
+from bench.aid_throughput import FESTIVAL_AMOUNT, YEAR, Http, cpu_seconds
 from bench.import_rows import peak_rss_mb
 from bench.intake_http import ROOT, load_average, percentile
 from bench.pairing_throughput import CITIES, SPARE, case_causes, case_federation, filed_on
@@ -665,7 +667,7 @@ class Province:
         admin = self.http("aid", "bench-admin", "admin")
         approver = self.http("aid", "bench-approver", "approver")
         began = time.monotonic()
-        _, festival = programs_and_budgets(admin, self.filed, 0)
+        festival = self.festival_program(admin)
         seconds = {"programs": time.monotonic() - began}
         began = time.monotonic()
         batch = admin.call("POST", f"/programs/{festival}/batches", 201, json={
@@ -704,6 +706,24 @@ class Province:
                            f"reserved {totals['reserved']}: {check}")
         if check != "ok" or paid != self.filed:
             raise RuntimeError(f"the batch did not pay every household: {phase.notes[-1]}")
+
+    def festival_program(self, admin: StackHttp) -> str:
+        """The Spring Festival program of the year at gs, funded down the tree with 10% to spare at each level."""
+        body = {"name": f"festival {YEAR}", "kind": "festival", "year": YEAR, "federation": "gs",
+                "amount": yuan(FESTIVAL_AMOUNT), "festival": "spring_festival"}
+        program_id = admin.call("POST", "/programs", 201, json=body).json()["program_id"]
+        counties: dict[str, int] = defaultdict(int)
+        for n in range(self.households):
+            counties[case_federation(n)] += 1
+        county = {f: math.ceil(FESTIVAL_AMOUNT * c * 1.1) for f, c in counties.items()}
+        cities: dict[str, int] = defaultdict(int)
+        for federation, fen in county.items():
+            cities[federation.rsplit(".", 1)[0]] += math.ceil(fen * 1.1)
+        top = math.ceil(sum(cities.values()) * 1.1)
+        for federation, fen in (("gs", top), *sorted(cities.items()), *sorted(county.items())):
+            admin.call("POST", "/budgets", 201, json={"program_id": program_id, "federation": federation,
+                                                      "amount": yuan(fen)})
+        return str(program_id)
 
     # d. One quarter's visits.
 
