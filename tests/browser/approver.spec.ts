@@ -34,16 +34,30 @@ test("an approver approves a payment and is never offered approve on their own r
   expect(after.state).toBe("approved");
   expect(after.steps.some((s: { state: string; by: string }) => s.state === "approved" && s.by === "demo-approver")).toBe(true);
 
-  // No role both requests and approves, so the approver's own request is shown by answering the queue with one:
-  // the console must offer no approve button on it, only the note that it is their own.
-  await page.route("**/api/aid/disbursements?*", async (route) => {
-    const response = await route.fetch();
-    const body = await response.json();
-    body.disbursements.unshift({ ...after, disbursement_id: "own-request", state: "requested", requested_by: "demo-approver" });
-    await route.fulfill({ response, json: body });
-  });
-  await page.reload();
-  const own = page.getByTestId("row-own-request");
-  await expect(own.getByTestId("own-request")).toBeVisible();
-  await expect(own.getByTestId("approve")).toHaveCount(0);
+  // Their own request: a caseworker who asked for aid and was then made an approver (an admin changes the
+  // account's role) sees it in the queue with no approve on it, and the API refuses it too.
+  const login_ = `both.${Date.now()}`;
+  const password = "a long enough password";
+  await admin.ok("POST", "/api/users", { login: login_, display_name: "先经办后审批", role: "caseworker",
+    federation: "gs.by", password });
+  const second = await fileCase(caseworker, approver);
+  await eventually(async () => (await caseworker.ok("GET", `/api/aid/cases/${second}/aid`)).state === "filed", "aid to see the second case filed");
+  const asker = await Api.as(login_, password);
+  const own = await eventually(async () => {
+    const answer = await asker.call("POST", "/api/aid/disbursements", { case_id: second, program_id: program.program_id,
+      idempotency_key: `own-${second}-${Date.now()}`, reason: "生活困难救助" });
+    return answer.status < 300 ? answer.body as { disbursement_id: string } : null;
+  }, "aid to accept the future approver's request", 120);
+  await admin.ok("PATCH", `/api/users/${login_}`, { role: "approver" });
+  const promoted = await Api.as(login_, password);
+  const refused = await promoted.call("POST", `/api/aid/disbursements/${own.disbursement_id}/approval`);
+  expect(refused.status, JSON.stringify(refused.body)).toBeGreaterThanOrEqual(400);
+
+  await page.getByTestId("logout").click();
+  await expect(page).toHaveURL(/\/login/);
+  await login(page, login_, password);
+  await page.goto("/approvals");
+  const mine = page.getByTestId(`row-${own.disbursement_id}`);
+  await expect(mine.getByTestId("own-request")).toBeVisible();
+  await expect(mine.getByTestId("approve")).toHaveCount(0);
 });

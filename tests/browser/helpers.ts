@@ -25,10 +25,10 @@ export function freshIdNumber(): string {
   return body + "10X98765432"[sum % 11];
 }
 
-export async function login(page: Page, user: string): Promise<void> {
+export async function login(page: Page, user: string, password = PASSWORD): Promise<void> {
   await page.goto("/login");
   await page.getByLabel("用户名").fill(user);
-  await page.getByLabel("密码").fill(PASSWORD);
+  await page.getByLabel("密码").fill(password);
   await page.getByRole("button", { name: "登录" }).click();
   await expect(page.getByTestId("logout")).toBeVisible();
 }
@@ -37,9 +37,9 @@ export async function login(page: Page, user: string): Promise<void> {
 export class Api {
   private constructor(readonly context: APIRequestContext, readonly token: string) {}
 
-  static async as(user: string): Promise<Api> {
+  static async as(user: string, password = PASSWORD): Promise<Api> {
     const context = await request.newContext({ baseURL: BASE });
-    const answer = await context.post("/api/auth/login", { data: { login: user, password: PASSWORD } });
+    const answer = await context.post("/api/auth/login", { data: { login: user, password } });
     expect(answer.status(), `login as ${user}`).toBe(200);
     return new Api(context, (await answer.json()).access_token);
   }
