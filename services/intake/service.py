@@ -92,7 +92,7 @@ class IntakeService(Operations):
             federation=body["federation"], worker=body["worker"], household=body["household"],
             category=body["category"], causes=body["causes"], opened_by=principal.user,
         )
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/verification", roles=STAFF, body=VerificationRequest, response=CaseView,
            summary="Record the home visit and income check (入户核查)")
@@ -101,7 +101,7 @@ class IntakeService(Operations):
             case_id, principal.federation, by=principal.user, visitors=body["visitors"],
             visited_on=body["visited_on"], per_capita_income=body["per_capita_income"], findings=body["findings"],
         )
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/deliberation", roles=STAFF, body=DeliberationRequest, response=CaseView,
            summary="Record the deliberation (评议)")
@@ -110,7 +110,7 @@ class IntakeService(Operations):
             case_id, principal.federation, by=principal.user, decided_on=body["decided_on"],
             outcome=body["outcome"], notes=body["notes"],
         )
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/notice", roles=STAFF, body=NoticeRequest, response=CaseView,
            summary="Publish the public notice (公示)")
@@ -118,7 +118,7 @@ class IntakeService(Operations):
         case = self.cases.publish_notice(
             case_id, principal.federation, by=principal.user, starts_on=body["starts_on"], days=body["days"]
         )
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/objections", roles=STAFF, body=ObjectionRequest, response=ObjectionCreated,
            summary="Record an objection raised during the notice")
@@ -126,7 +126,7 @@ class IntakeService(Operations):
         case, objection_id = self.cases.raise_objection(
             case_id, principal.federation, objector=body["by"], raised_on=body["raised_on"], reason=body["reason"]
         )
-        return 201, {"objection_id": objection_id, "case": case_view(case, principal)}
+        return 201, {"objection_id": objection_id, "case": case_view(case, principal, self.cases.digest)}
 
     @route("POST", "/cases/<case_id>/objections/<objection_id>/resolution", roles=STAFF, body=ResolutionRequest,
            response=CaseView, summary="Resolve an objection; upheld sends the case back to verification")
@@ -137,25 +137,25 @@ class IntakeService(Operations):
             case_id, principal.federation, by=principal.user, objection_id=objection_id, upheld=body["upheld"],
             notes=body["notes"],
         )
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/approval", roles=APPROVERS, body=ApprovalRequest, response=CaseView,
            summary="Approve and file the case (审批、录入); not by who opened it or visited the home")
     def approve(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
         case = self.cases.approve(case_id, principal.federation, by=principal.user, approved_on=body["approved_on"])
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/rejection", roles=DECIDERS, body=ReasonRequest, response=CaseView,
            summary="Reject the application, with the reason")
     def reject(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
         case = self.cases.reject(case_id, principal.federation, by=principal.user, reason=body["reason"])
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/withdrawal", roles=STAFF, body=ReasonRequest, response=CaseView,
            summary="Withdraw the application, with the reason")
     def withdraw(self, request: Request, principal: Principal, body: dict[str, Any], case_id: str) -> Reply:
         case = self.cases.withdraw(case_id, principal.federation, by=principal.user, reason=body["reason"])
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/disclosure", roles=SEES_PERSONAL_DATA, body=DisclosureRequest,
            response=Disclosure, responses={200: "the personal data in full, once the read is recorded"},
@@ -166,7 +166,7 @@ class IntakeService(Operations):
 
     @route("GET", "/cases/<case_id>", roles=READERS, response=CaseView, summary="One case file")
     def get_case(self, request: Request, principal: Principal, case_id: str) -> Reply:
-        return 200, case_view(self.cases.get_case(case_id, principal.federation), principal)
+        return 200, case_view(self.cases.get_case(case_id, principal.federation), principal, self.cases.digest)
 
     @route("GET", "/cases", roles=READERS, query=CaseQuery, response=CaseList,
            summary="Cases in your federation's subtree, newest first: by federation, state, category, cause, a name "
@@ -187,7 +187,7 @@ class IntakeService(Operations):
             case_id, principal.federation, by=principal.user, reviewed_on=body["reviewed_on"],
             findings=body["findings"], still_qualifies=body["still_qualifies"],
         )
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("GET", "/cases/due-for-review", roles=READERS, query=DueQuery, response=CaseList,
            summary="Filed cases whose yearly review is due by as_of (default today)")
@@ -202,7 +202,7 @@ class IntakeService(Operations):
             case_id, principal.federation, by=principal.user, reason=body["reason"], exited_on=body["exited_on"],
             notes=body["notes"],
         )
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/refiling", roles=APPROVERS, body=RefilingRequest, response=CaseView,
            summary="Re-file an exited household that fell back into hardship (返困)")
@@ -210,7 +210,7 @@ class IntakeService(Operations):
         case = self.cases.refile(
             case_id, principal.federation, by=principal.user, refiled_on=body["refiled_on"], reason=body["reason"]
         )
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/amendment", roles=STAFF, body=AmendmentRequest, response=CaseView,
            summary="Amend the case file, saying why (what changed is recorded)")
@@ -218,7 +218,7 @@ class IntakeService(Operations):
         case = self.cases.amend(
             case_id, principal.federation, by=principal.user, changes=body["changes"], reason=body["reason"]
         )
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     @route("POST", "/cases/<case_id>/measures", roles=STAFF, body=MeasureRequest, response=MeasureCreated,
            summary="Add a measure to the household plan (一户一措施)")
@@ -227,7 +227,7 @@ class IntakeService(Operations):
             case_id, principal.federation, by=principal.user, kind=body["kind"], description=body["description"],
             planned_on=body["planned_on"], due_on=body["due_on"],
         )
-        return 201, {"measure_id": measure_id, "case": case_view(case, principal)}
+        return 201, {"measure_id": measure_id, "case": case_view(case, principal, self.cases.digest)}
 
     @route("POST", "/cases/<case_id>/measures/<measure_id>/completion", roles=STAFF, body=CompletionRequest,
            response=CaseView, summary="Mark a measure of the plan done, with its result")
@@ -238,7 +238,7 @@ class IntakeService(Operations):
             case_id, principal.federation, by=principal.user, measure_id=measure_id, done_on=body["done_on"],
             result=body["result"],
         )
-        return 201, case_view(case, principal)
+        return 201, case_view(case, principal, self.cases.digest)
 
     # Reports.
 

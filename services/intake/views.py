@@ -6,6 +6,7 @@ who saw them and why before showing them (POST /cases/{id}/disclosure; the read 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from services.intake.domain import Case
@@ -23,13 +24,15 @@ SUMMARIES = CaseSummary(many=True)
 IMPORT_VIEW = ImportView()
 
 
-def case_view(case: Case, principal: Principal) -> dict[str, Any]:
-    """Render a case with its ID numbers and phone masked."""
+def case_view(case: Case, principal: Principal, digest: Callable[[str], str]) -> dict[str, Any]:
+    """Render a case with its ID numbers and phone masked; each member with an ID number has its `id_digest`,
+    the keyed digest other services know the person by (aid's referrals and trainings name them so)."""
     worker, household = dict(case.worker), dict(case.household)
     worker["id_number"] = mask_id_number(worker["id_number"])
     worker["phone"] = mask_phone(worker["phone"])
     household["members"] = [
-        {**m, "id_number": mask_id_number(m["id_number"])} if m.get("id_number") else m
+        {**m, "id_number": mask_id_number(m["id_number"]), "id_digest": digest(m["id_number"])}
+        if m.get("id_number") else m
         for m in household["members"]
     ]
     view = {

@@ -301,3 +301,16 @@ def test_a_bad_case_list_query_is_a_400_naming_the_field(system, staff, query):
     answer = staff.get("/cases", params=query)
     assert answer.status_code == 400
     assert set(answer.json()["fields"]) == set(query)
+
+
+def test_a_member_with_an_id_number_is_shown_with_the_digest_other_services_know_them_by(system, staff):
+    from services.config import DEV_PERSON_KEY
+    from services.intake.identity import person_digest
+
+    body = application_body()
+    body["household"]["members"][0]["id_number"] = spouse = id_number()
+    case_id = staff.post("/cases", body).json()["case_id"]
+    members = staff.get(f"/cases/{case_id}").json()["household"]["members"]
+    assert members[0]["id_digest"] == person_digest(DEV_PERSON_KEY, spouse)
+    assert members[0]["id_number"] == spouse[:4] + "*" * 10 + spouse[-4:]
+    assert "id_digest" not in members[1]  # no ID number given, nothing to digest

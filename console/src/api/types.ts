@@ -9,7 +9,8 @@ export interface Member {
   health: string;
   schooling: string;
   employment?: string;
-  id_number?: string;
+  id_number?: string; // masked
+  id_digest?: string; // the keyed digest aid names the person by (present with an ID number)
 }
 
 export interface Worker {
