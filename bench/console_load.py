@@ -29,7 +29,7 @@ from pathlib import Path
 import requests
 
 from bench.intake_http import load_average
-from tests.harness.services import ROOT, ProcessSystem, demo_login, environment
+from tests.harness.services import ROOT, ProcessSystem, console_environment, demo_login
 from tests.import_files import stream_csv
 
 CONSOLE = ROOT / "console"
@@ -82,10 +82,7 @@ def main(argv: list[str]) -> int:
         return 2
     print(f"load average at start: {load_average()}; 2 cores")
     with tempfile.TemporaryDirectory(prefix="relief-console-bench-") as tmp:
-        env = environment(Path(tmp))
-        env.update({"RELIEF_DEMO_USERS": "1", "RELIEF_CONSOLE_DIR": str(CONSOLE / "dist"),
-                    "RELIEF_AUDIT_CHECKPOINT_SECONDS": "1"})
-        system = ProcessSystem(env).start_all()
+        system = ProcessSystem(console_environment(Path(tmp))).start_all()
         try:
             gateway = system.url("gateway")
             token = demo_login(gateway, "demo-caseworker")

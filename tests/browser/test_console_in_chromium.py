@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.browser.plant import filed_household, plant_duplicate_student
-from tests.harness.services import ROOT, ProcessSystem, demo_login, environment
+from tests.harness.services import ROOT, ProcessSystem, console_environment, demo_login
 
 CONSOLE = ROOT / "console"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,10 +24,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
     data = tmp_path_factory.mktemp("console-system")
-    env = environment(data)
-    env.update({"RELIEF_DEMO_USERS": "1", "RELIEF_CONSOLE_DIR": str(CONSOLE / "dist"),
-                "RELIEF_AUDIT_CHECKPOINT_SECONDS": "2"})
-    running = ProcessSystem(env).start_all()
+    running = ProcessSystem(console_environment(data)).start_all()
     try:
         gateway = running.url("gateway")
         staff = demo_login(gateway, "demo-caseworker")

@@ -63,6 +63,13 @@ def demo_login(gateway: str, login: str, password: str = "demo") -> str:
         time.sleep(0.3)
 
 
+def console_environment(data_dir: Path) -> dict[str, str]:
+    """A system as `make run` runs it for a browser: the demo accounts, the built console, a checkpoint
+    every second (so that what the trail holds is soon signed)."""
+    return {**environment(data_dir), "RELIEF_DEMO_USERS": "1", "RELIEF_CONSOLE_DIR": str(ROOT / "console" / "dist"),
+            "RELIEF_AUDIT_CHECKPOINT_SECONDS": "1"}
+
+
 class System:
     """Base of both ways to run: knows the addresses and hands out clients."""
 
