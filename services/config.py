@@ -95,3 +95,13 @@ def uses_dev_secrets(config: Mapping[str, Any]) -> bool:
 def only_dev_secrets(config: Mapping[str, Any]) -> bool:
     """True if no production secret is set: the embedded default, where demo accounts are allowed."""
     return all(config[key] in DEV_SECRETS for key in SECRETS)
+
+
+def demo_accounts_asked(config: Mapping[str, Any]) -> bool:
+    """RELIEF_DEMO_USERS is 1 or auto (`make run`)."""
+    return config.get("DEMO_USERS") in ("1", "auto")
+
+
+def demo_accounts_open(config: Mapping[str, Any]) -> bool:
+    """The gateway opens the demo accounts: asked for, and no production secret set."""
+    return demo_accounts_asked(config) and only_dev_secrets(config)

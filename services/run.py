@@ -33,11 +33,11 @@ def service_classes() -> dict[str, type]:
 
 def console_banner(config: dict[str, object]) -> str:
     """The console's address, and the demo accounts if the gateway opened them (make run)."""
-    from services.config import only_dev_secrets
+    from services.config import demo_accounts_open
     from services.gateway.application import DEMO_FEDERATION, DEMO_PASSWORD, DEMO_USERS
 
     banner = f"console  http://{config['WEB_SERVER_ADDRESS']}/"
-    if config["DEMO_USERS"] in ("1", "auto") and only_dev_secrets(config):
+    if demo_accounts_open(config):
         logins = ", ".join(login for login, _, _ in DEMO_USERS)
         banner += f"\n         demo accounts (federation {DEMO_FEDERATION}, password {DEMO_PASSWORD!r}): {logins}"
     return banner

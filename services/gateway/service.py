@@ -19,7 +19,7 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request, Response
 
-from services.config import only_dev_secrets
+from services.config import demo_accounts_asked, demo_accounts_open
 from services.gateway.application import (
     AccountDisabled,
     AccountLocked,
@@ -77,13 +77,14 @@ class DemoAccounts(DependencyProvider):
     does not start; with "auto" it starts without them and says so.
     """
 
+    seeded = False
+
     def start(self) -> None:
         config = self.container.config
-        wanted = config.get("DEMO_USERS") or ""
-        if wanted not in ("1", "auto"):
+        if not demo_accounts_asked(config):
             return
-        if not only_dev_secrets(config):
-            if wanted == "auto":
+        if not demo_accounts_open(config):
+            if config["DEMO_USERS"] == "auto":
                 log.warning("production secrets are set: no demo accounts")
                 return
             raise RuntimeError("RELIEF_DEMO_USERS=1 with production secrets: demo accounts are refused")
@@ -92,12 +93,9 @@ class DemoAccounts(DependencyProvider):
         store.app.seed_demo()
         self.seeded = True
 
-    seeded = False
-
     def readiness(self) -> dict[str, dict[str, Any]]:
         """Not ready until the demo accounts asked for are open (a login before would be refused)."""
-        wanted = self.container.config.get("DEMO_USERS") in ("1", "auto") and only_dev_secrets(self.container.config)
-        if not wanted:
+        if not demo_accounts_open(self.container.config):
             return {}
         return {"demo_accounts": {"ok": self.seeded, "detail": "open" if self.seeded else "being opened"}}
 
