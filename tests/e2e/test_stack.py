@@ -39,9 +39,12 @@ def _free(port: int) -> bool:
 
 
 def services_base() -> int:
-    """A base port whose every replica port (base + OFFSETS) is free."""
+    """A base port whose every replica port (base + OFFSETS) is free, below the kernel's ephemeral range: a
+    port inside it may be free now and be taken by some process's outgoing connection before the stack binds
+    it (CI's stack-up once failed on exactly that)."""
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(200):
-        base = random.randrange(20000, 60000, 100)
+        base = random.randrange(20000, max(ephemeral_low - 100, 20100), 100)
         if all(_free(base + offset) for offset in OFFSETS):
             return base
     raise RuntimeError("no free range of ports for the stack's services")
