@@ -19,7 +19,7 @@ from services.eventstore.index import IndexOp
 from services.eventstore.migrations import Migration, create_tables
 from services.intake.case_index import CASES, PERSONS, SEARCH, index_row, search_criteria, search_row, summary
 from services.intake.domain import ACTIVE_STATES, FILED, Case, InvalidValue, case_uuid
-from services.intake.identity import person_digest
+from services.intake.identity import MASK, mask_id_number, mask_phone, person_digest
 from services.intake.imports import ImportJob
 
 
@@ -158,8 +158,39 @@ class Cases(IndexedApplication):
 
     def amend(self, case_id: str, scope: str, *, by: str, changes: dict[str, Any], reason: str) -> Case:
         with self._changing(case_id, scope) as case:
-            case.amend(changes, reason, by, today=self.today())
+            case.amend(self._unmasked(case, changes), reason, by, today=self.today())
         return case
+
+    def _unmasked(self, case: Case, changes: dict[str, Any]) -> dict[str, Any]:
+        """The changes with each masked value the case shows (and a left-out worker ID) read as the stored one, so
+        a caseworker amends a section without disclosing it; a mask that is not the stored value's is refused."""
+        changes = dict(changes)
+        if "worker" in changes:
+            worker = dict(changes["worker"])
+            for key, mask in (("id_number", mask_id_number), ("phone", mask_phone)):
+                stored = case.worker[key]
+                given = worker.get(key, mask(stored))
+                if MASK in given and given != mask(stored):
+                    raise InvalidValue(("changes", "worker", key),
+                                       "a masked value must be the one the case shows; type the full new value")
+                worker[key] = stored if MASK in given else given
+            changes["worker"] = worker
+        if "household" in changes:
+            ids = {self.digest(m["id_number"]): m["id_number"] for m in case.household["members"] if m.get("id_number")}
+            members = []
+            for index, given in enumerate(changes["household"]["members"]):
+                member = dict(given)
+                digest = member.pop("id_digest", None)
+                if MASK in member.get("id_number", ""):
+                    stored = ids.get(digest or "")
+                    if stored is None or mask_id_number(stored) != member["id_number"]:
+                        raise InvalidValue(("changes", "household", "members", index, "id_number"),
+                                           "a masked ID number must be the one the case shows for this member "
+                                           "(with its id_digest); type the full number to change it")
+                    member["id_number"] = stored
+                members.append(member)
+            changes["household"] = {**changes["household"], "members": members}
+        return changes
 
     def add_measure(
         self, case_id: str, scope: str, *, by: str, kind: str, description: str, planned_on: date,

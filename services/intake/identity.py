@@ -50,6 +50,11 @@ def with_check_character(first17: str) -> str:
     return first17 + CHECK_CHARACTERS[sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=False)) % 11]
 
 
+MASK = "*"
+MASKED_ID_NUMBER = r"[0-9]{4}\*{10}[0-9]{3}[0-9X]"  # what mask_id_number shows, as a whole-value pattern
+MASKED_PHONE = r"(1[3-9][0-9]|0[0-9]{2})\*{3,6}[0-9]{4}"  # what mask_phone shows of a PHONE
+
+
 def mask_id_number(id_number: str) -> str:
     """Keep the region code and the last four characters: 6204**********1234."""
     return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]

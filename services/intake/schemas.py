@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from services.intake.domain import CATEGORIES, CAUSES, DEFAULT_NOTICE_DAYS, EXIT_REASONS, MEASURE_KINDS, STATES
-from services.intake.identity import ID_NUMBER, id_number_problem
+from services.intake.identity import ID_NUMBER, MASK, MASKED_ID_NUMBER, MASKED_PHONE, id_number_problem
 from services.web.fields import BoundedList, Code, Day, Matching, Money, Name, StrictBoolean, StrictInteger, Text
 
 RELATIONS = ("spouse", "child", "parent", "parent_in_law", "sibling", "grandchild", "grandparent", "other")
@@ -131,9 +131,62 @@ class RefilingRequest(Schema):
     reason = Text()
 
 
+class AmendedIdNumber(Matching):
+    """In an amendment: a full ID number, or the masked one the case shows, meaning the stored one unchanged."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(f"{ID_NUMBER.pattern}|{MASKED_ID_NUMBER}",
+                         "must be 17 digits followed by a digit or X, or the masked number the case shows", **kwargs)
+
+
+class AmendedIdChecks(IdNumberChecks):
+    """Check a full ID number as on opening; a masked one is matched against the case by the application."""
+
+    @validates("id_number")
+    def check_id_number(self, value: str, data_key: str) -> None:
+        if MASK not in value:
+            super().check_id_number(value, data_key)
+
+
+class AmendedWorker(AmendedIdChecks):
+    name = Name()
+    id_number = AmendedIdNumber(metadata={"description": "the ID number cannot change; leave it out or send it "
+                                                         "as the case shows it"})
+    phone = Matching(f"{PHONE}|{MASKED_PHONE}", "not a mobile or landline number, nor the masked one shown",
+                     required=True, metadata={"description": "a new number, or the masked one shown: unchanged"})
+    employer = Text(100, allow_blank=True)
+    migrant = StrictBoolean(required=True)
+
+
+class AmendedMember(AmendedIdChecks):
+    name = Name()
+    relation = fields.String(required=True, validate=validate.OneOf(RELATIONS))
+    age = StrictInteger(required=True, validate=validate.Range(min=0, max=130))
+    health = fields.String(required=True, validate=validate.OneOf(HEALTH))
+    schooling = fields.String(required=True, validate=validate.OneOf(SCHOOLING))
+    employment = fields.String(validate=validate.OneOf(EMPLOYMENT))
+    id_number = AmendedIdNumber(metadata={"description": "a full ID number, or the masked one the case shows "
+                                                         "together with the member's id_digest: unchanged"})
+    id_digest = Matching("[0-9a-f]{64}", "must be the member's id_digest as the case shows it")
+
+    @validates_schema
+    def masked_needs_digest(self, data: dict[str, Any], **_: Any) -> None:
+        if MASK in data.get("id_number", "") and "id_digest" not in data:
+            raise ValidationError("a masked ID number needs the member's id_digest as the case shows it",
+                                  "id_digest")
+
+
+class AmendedHousehold(Schema):
+    members = BoundedList(fields.Nested(AmendedMember), required=True, max_items=30)
+    monthly_income = Money()
+    subsistence_line = Money(positive=True)
+
+
 class Changes(Schema):
-    worker = fields.Nested(WorkerIn)
-    household = fields.Nested(HouseholdIn)
+    """Whole sections, as on opening; the ID numbers and phone may come back masked, as the case shows them."""
+
+    worker = fields.Nested(AmendedWorker)
+    household = fields.Nested(AmendedHousehold)
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     causes = BoundedList(fields.String(validate=validate.OneOf(CAUSES)), min_items=1, max_items=len(CAUSES))
 

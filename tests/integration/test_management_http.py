@@ -1,5 +1,7 @@
 """Dynamic management, the plan, amendments and reports through the intake HTTP API."""
 
+from copy import deepcopy
+
 import pytest
 
 from tests.e2e.flows import file_case
@@ -119,3 +121,62 @@ def test_an_amended_member_age_must_agree_with_the_id_number(system, staff):
     response = staff.post(f"/cases/{case_id}/amendment", {"changes": {"household": household}, "reason": "补录"})
     assert response.status_code == 400, response.text
     assert response.json()["fields"]["changes"]["household"]["members"]["0"]["age"]
+
+
+def shown_sections(case: dict) -> dict:
+    """The worker and household as the case view shows them (masked), in the shape an amendment takes."""
+    household = {key: case["household"][key] for key in ("members", "monthly_income", "subsistence_line")}
+    return deepcopy({"worker": case["worker"], "household": household})
+
+
+def test_sections_sent_back_as_shown_keep_the_masked_numbers_and_change_the_rest(system, staff):
+    body = application_body()
+    body["household"]["members"][0]["id_number"] = spouse = id_number()
+    case_id = staff.post("/cases", body).json()["case_id"]
+    changes = shown_sections(staff.get(f"/cases/{case_id}").json())
+    assert "*" in changes["worker"]["phone"] and "*" in changes["household"]["members"][0]["id_number"]
+    changes["worker"]["employer"] = "白银市政公司"
+    changes["household"]["monthly_income"] = "900.00"
+    response = staff.post(f"/cases/{case_id}/amendment", {"changes": changes, "reason": "换了工作"})
+    assert response.status_code == 201, response.text
+    assert sorted(response.json()["amendments"][0]["changed"]) == ["household", "worker"]
+    shown = staff.post(f"/cases/{case_id}/disclosure", {"reason": "核对修改"}).json()
+    assert shown["worker"]["id_number"] == body["worker"]["id_number"]
+    assert shown["worker"]["phone"] == body["worker"]["phone"]
+    assert shown["members"][0]["id_number"] == spouse
+    case = staff.get(f"/cases/{case_id}").json()
+    assert case["worker"]["employer"] == "白银市政公司" and case["household"]["monthly_income"] == "900.00"
+    # A new phone typed in full replaces the stored one; the ID number left out stays.
+    changes = shown_sections(case)
+    del changes["worker"]["id_number"]
+    changes["worker"]["phone"] = "13700001111"
+    assert staff.post(f"/cases/{case_id}/amendment", {"changes": changes, "reason": "换号"}).status_code == 201
+    assert staff.post(f"/cases/{case_id}/disclosure", {"reason": "核对"}).json()["worker"]["phone"] == "13700001111"
+
+
+def test_a_masked_value_that_is_not_the_cases_own_is_refused_at_its_field(system, staff):
+    body = application_body()
+    body["household"]["members"][0]["id_number"] = id_number()
+    body["household"]["members"][1].update(id_number=id_number(), age=body["household"]["members"][0]["age"])
+    case_id = staff.post("/cases", body).json()["case_id"]
+    case = staff.get(f"/cases/{case_id}").json()
+
+    def refused(changes: dict) -> dict:
+        response = staff.post(f"/cases/{case_id}/amendment", {"changes": changes, "reason": "改"})
+        assert response.status_code == 400, response.text
+        return response.json()["fields"]["changes"]
+
+    changes = shown_sections(case)
+    changes["worker"]["phone"] = "139****0000"
+    assert refused(changes)["worker"]["phone"]
+    changes = shown_sections(case)
+    del changes["household"]["members"][0]["id_digest"]
+    assert refused(changes)["household"]["members"]["0"]["id_digest"]
+    changes = shown_sections(case)
+    first, second = changes["household"]["members"]
+    first["id_digest"] = second["id_digest"]  # another member's digest: its mask differs
+    assert refused(changes)["household"]["members"]["0"]["id_number"]
+    changes = shown_sections(case)
+    changes["household"]["members"][0]["id_number"] = "6204**********12"
+    assert refused(changes)["household"]["members"]["0"]["id_number"]
+    assert staff.get(f"/cases/{case_id}").json()["amendments"] == []
