@@ -1,7 +1,7 @@
 /** The form of each workflow step: its fields (named as the request schema in services/intake/schemas.py) and
  *  where it is posted. */
 import type { Action } from "./caseActions";
-import { CATEGORIES, CAUSES, EXIT_REASONS, MEASURE_KINDS } from "./enums";
+import { EXIT_REASONS, MEASURE_KINDS } from "./enums";
 import { isoDay } from "./format";
 
 export type FieldType = "date" | "text" | "textarea" | "select" | "multi" | "switch" | "number" | "tags";
@@ -26,7 +26,10 @@ const today = () => isoDay();
 const date = (key: string, label: string): FieldSpec => ({ key, label, type: "date", required: true, initial: today });
 const text = (key: string, label: string, required = true): FieldSpec => ({ key, label, type: "textarea", required });
 
-export const FORMS: Record<Action, ActionForm> = {
+/** An amendment has its own page (CaseNew in amend mode): it is the whole file's form, not a dialog. */
+export type DialogAction = Exclude<Action, "amendment">;
+
+export const FORMS: Record<DialogAction, ActionForm> = {
   verification: {
     path: (id) => `/intake/cases/${id}/verification`,
     fields: [
@@ -77,14 +80,6 @@ export const FORMS: Record<Action, ActionForm> = {
   },
   refiling: {
     path: (id) => `/intake/cases/${id}/refiling`, fields: [date("refiled_on", "detail.refiledOn"), text("reason", "common.reason")],
-  },
-  amendment: {
-    path: (id) => `/intake/cases/${id}/amendment`,
-    fields: [
-      { key: "changes.category", label: "form.category", type: "select", options: { values: CATEGORIES, prefix: "category" } },
-      { key: "changes.causes", label: "form.causes", type: "multi", options: { values: CAUSES, prefix: "cause" } },
-      text("reason", "detail.amendReason"),
-    ],
   },
   measure: {
     path: (id) => `/intake/cases/${id}/measures`,

@@ -25,6 +25,8 @@ const routes: RouteRecordRaw[] = [
       { path: "cases/new", component: () => import("./views/CaseNew.vue"), meta: { title: "nav.newCase", roles: CAN.openCase } },
       { path: "cases/:id", component: () => import("./views/CaseDetail.vue"), props: true,
         meta: { title: "detail.title", roles: CAN.readCases } },
+      { path: "cases/:id/amend", component: () => import("./views/CaseNew.vue"), props: true,
+        meta: { title: "form.amendTitle", roles: CAN.workCase } },
       { path: "imports", component: () => import("./views/ImportView.vue"), meta: { title: "nav.imports", roles: CAN.importCases } },
       { path: "my-households", component: () => import("./views/MyHouseholds.vue"),
         meta: { title: "nav.myHouseholds", roles: CAN.myHouseholds } },

@@ -70,6 +70,26 @@ test("a caseworker files a case from the form through every step, an approver fi
   await expect(page.getByTestId("case-state")).toHaveText("已建档");
   await expect(page.getByTestId("action-review")).toBeVisible();
   await expect(page.getByTestId("action-exit")).toBeVisible();
+
+  // Amend the file: the form comes filled as the case shows it, the phone masked; what is sent back masked stays.
+  await page.getByTestId("action-amendment").click();
+  await expect(page).toHaveURL(/\/amend$/);
+  await expect(page.getByRole("heading", { name: "修改档案" })).toBeVisible();
+  await expect(page.locator("#w-phone")).toHaveValue("138****5678");
+  await expect(page.locator("#w-id")).toBeDisabled();
+  await page.locator("#h-income").fill("600.00");
+  await page.locator("#w-employer").fill("白银市建筑公司");
+  await checkPage(page, "case-amend");
+  await page.getByTestId("submit-case").click();
+  await expect(page.locator(".el-form-item", { has: page.locator("#a-reason") })).toHaveClass(/is-error/);
+  await page.locator("#a-reason").fill("职工换了工作，家庭收入下降");
+  await page.getByTestId("submit-case").click();
+  await expect(page).toHaveURL(caseUrl);
+  const amended = page.locator(".el-timeline-item", { hasText: "档案修改" });
+  await expect(amended).toContainText("职工信息");
+  await expect(amended).toContainText("家庭成员");
+  await expect(amended).toContainText("职工换了工作");
+  await expect(page.getByText("白银市建筑公司")).toBeVisible();
 });
 
 test("a validation error from the API shows beside its field", async ({ page }) => {

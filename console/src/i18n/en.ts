@@ -65,6 +65,7 @@ const en: Messages = {
     newCase: "New application",
   },
   form: {
+    amendTitle: "Amend the case file", maskedKept: "Numbers shown with * stay as stored; type a full number to change a phone or a member's ID. The worker's ID number cannot change.", amended: "Case file amended",
     title: "New hardship application", worker: "Worker", household: "Household members", money: "Household income",
     classify: "Hardship assessment", name: "Name", idNumber: "ID number", phone: "Phone", employer: "Employer",
     migrant: "Migrant worker", relation: "Relation", age: "Age", health: "Health", schooling: "Schooling",

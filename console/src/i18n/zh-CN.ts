@@ -59,6 +59,7 @@ const zh = {
     reviewDue: "复核到期", caseId: "档案编号", worker: "职工", count: "共 {n} 户", newCase: "新建申请",
   },
   form: {
+    amendTitle: "修改档案", maskedKept: "带 * 号的身份证号和电话保持原值不变；要更改电话或成员身份证号，请输入完整号码。职工身份证号不能修改。", amended: "档案已修改",
     title: "新建困难职工申请", worker: "职工信息", household: "家庭成员", money: "家庭收入", classify: "困难认定",
     name: "姓名", idNumber: "身份证号", phone: "联系电话", employer: "工作单位", migrant: "农民工",
     relation: "与职工关系", age: "年龄", health: "健康状况", schooling: "受教育程度", employment: "就业状况",
