@@ -73,6 +73,9 @@ class CoverageQuery(Schema):
     as_of = Day()
     within_days = StrictInteger(text=True, validate=validate.Range(min=0, max=366),
                                 metadata={"description": "paired within this many days of filing (default 15)"})
+    uncovered_limit = StrictInteger(text=True, validate=validate.Range(min=0, max=100_000), metadata={
+        "description": "list at most this many uncovered households, longest waiting first (default: all); "
+                       "`uncovered` still counts them all, so 0 asks for the figures alone"})
 
 
 class HouseholdQuery(Schema):

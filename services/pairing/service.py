@@ -228,6 +228,8 @@ class PairingService(Operations):
     def coverage(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
         root = principal.subtree(query.get("federation"))
         found = self.pairings.coverage(root, query.get("as_of"), query.get("within_days"))
+        if "uncovered_limit" in query:
+            found["uncovered_households"] = found["uncovered_households"][:query["uncovered_limit"]]
         return 200, {"federation": root, **found}
 
     def _cadre(self, cadre: Cadre, principal: Principal) -> dict[str, Any]:

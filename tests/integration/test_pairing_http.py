@@ -270,6 +270,10 @@ def test_coverage_counts_filed_paired_uncovered_and_loads(api):
     before = auditor.get("/coverage", federation="gs.t12", as_of="2026-10-08").json()
     assert (before["filed"], before["paired"], before["cadre_loads"]) == (0, 0, {})  # the cadre came later
     assert auditor.get("/coverage", federation="gs.t12", within_days="x").status_code == 400
+    figures = auditor.get("/coverage", federation="gs.t12", uncovered_limit="0").json()  # the dashboard's ask
+    assert (figures["uncovered"], figures["uncovered_households"]) == (1, [])
+    assert auditor.get("/coverage", federation="gs.t12", uncovered_limit="1").json() == answer.json()
+    assert auditor.get("/coverage", federation="gs.t12", uncovered_limit="-1").status_code == 400
     assert api.client("auditor", "gs.t12").get("/coverage", federation="gs.t1").status_code == 403
 
 

@@ -115,6 +115,7 @@ const en: Messages = {
     household: "Household", list: "Visits", visitor: "Visitor",
   },
   pairing: {
+    longestWaiting: "The {shown} longest waiting of {all}",
     coverage: "Pairing coverage", filed: "Filed", paired: "Paired", pairedWithin: "Paired within {days} days",
     uncovered: "Uncovered", uncoveredList: "Uncovered households", since: "Since", days: "Days", override: "Override pairing",
     cadre: "Cadre", contact: "Contact", reason: "Reason", loads: "Households per cadre",

@@ -106,6 +106,7 @@ const zh = {
     follow_up: "脱困回访", quarter: "季度走访", household: "帮扶户", list: "走访记录", visitor: "走访人",
   },
   pairing: {
+    longestWaiting: "列出等待最久的 {shown} 户（共 {all} 户）",
     coverage: "结对覆盖情况", filed: "已建档户", paired: "已结对", pairedWithin: "{days} 天内结对", uncovered: "未覆盖",
     uncoveredList: "未覆盖帮扶户", since: "起始日期", days: "天数", override: "调整结对", cadre: "帮扶责任人",
     contact: "联系人", reason: "调整原因", loads: "责任人帮扶户数分布", visitsByQuarter: "季度走访完成情况",
