@@ -42,7 +42,7 @@ class IdNumberChecks(Schema):
 
 class WorkerIn(IdNumberChecks):
     name = Name()
-    id_number = IdNumber(required=True)
+    id_number: Matching = IdNumber(required=True)
     phone = Matching(PHONE, "not a mobile or landline number", required=True)
     employer = Text(100, allow_blank=True)
     migrant = StrictBoolean(required=True)
@@ -55,7 +55,7 @@ class MemberIn(IdNumberChecks):
     health = fields.String(required=True, validate=validate.OneOf(HEALTH))
     schooling = fields.String(required=True, validate=validate.OneOf(SCHOOLING))
     employment = fields.String(validate=validate.OneOf(EMPLOYMENT))
-    id_number = IdNumber()
+    id_number: Matching = IdNumber()
 
 
 class HouseholdIn(Schema):
@@ -148,23 +148,14 @@ class AmendedIdChecks(IdNumberChecks):
             super().check_id_number(value, data_key)
 
 
-class AmendedWorker(AmendedIdChecks):
-    name = Name()
+class AmendedWorker(AmendedIdChecks, WorkerIn):
     id_number = AmendedIdNumber(metadata={"description": "the ID number cannot change; leave it out or send it "
                                                          "as the case shows it"})
     phone = Matching(f"{PHONE}|{MASKED_PHONE}", "not a mobile or landline number, nor the masked one shown",
                      required=True, metadata={"description": "a new number, or the masked one shown: unchanged"})
-    employer = Text(100, allow_blank=True)
-    migrant = StrictBoolean(required=True)
 
 
-class AmendedMember(AmendedIdChecks):
-    name = Name()
-    relation = fields.String(required=True, validate=validate.OneOf(RELATIONS))
-    age = StrictInteger(required=True, validate=validate.Range(min=0, max=130))
-    health = fields.String(required=True, validate=validate.OneOf(HEALTH))
-    schooling = fields.String(required=True, validate=validate.OneOf(SCHOOLING))
-    employment = fields.String(validate=validate.OneOf(EMPLOYMENT))
+class AmendedMember(AmendedIdChecks, MemberIn):
     id_number = AmendedIdNumber(metadata={"description": "a full ID number, or the masked one the case shows "
                                                          "together with the member's id_digest: unchanged"})
     id_digest = Matching("[0-9a-f]{64}", "must be the member's id_digest as the case shows it")
