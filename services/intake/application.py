@@ -19,7 +19,7 @@ from services.eventstore.index import IndexOp
 from services.eventstore.migrations import Migration, create_tables
 from services.intake.case_index import CASES, PERSONS, SEARCH, index_row, search_criteria, search_row, summary
 from services.intake.domain import ACTIVE_STATES, FILED, Case, InvalidValue, case_uuid
-from services.intake.identity import MASK, mask_id_number, mask_phone, person_digest
+from services.intake.identity import as_stored, mask_id_number, mask_phone, person_digest
 from services.intake.imports import ImportJob
 
 
@@ -169,26 +169,22 @@ class Cases(IndexedApplication):
             worker = dict(changes["worker"])
             for key, mask in (("id_number", mask_id_number), ("phone", mask_phone)):
                 stored = case.worker[key]
-                given = worker.get(key, mask(stored))
-                if MASK in given and given != mask(stored):
+                worker[key] = as_stored(worker.get(key, mask(stored)), stored, mask)
+                if worker[key] is None:
                     raise InvalidValue(("changes", "worker", key),
                                        "a masked value must be the one the case shows; type the full new value")
-                worker[key] = stored if MASK in given else given
             changes["worker"] = worker
         if "household" in changes:
             ids = {self.digest(m["id_number"]): m["id_number"] for m in case.household["members"] if m.get("id_number")}
-            members = []
-            for index, given in enumerate(changes["household"]["members"]):
-                member = dict(given)
-                digest = member.pop("id_digest", None)
-                if MASK in member.get("id_number", ""):
-                    stored = ids.get(digest or "")
-                    if stored is None or mask_id_number(stored) != member["id_number"]:
+            members = [dict(m) for m in changes["household"]["members"]]
+            for index, member in enumerate(members):
+                stored = ids.get(member.pop("id_digest", ""))
+                if "id_number" in member:
+                    member["id_number"] = as_stored(member["id_number"], stored, mask_id_number)
+                    if member["id_number"] is None:
                         raise InvalidValue(("changes", "household", "members", index, "id_number"),
                                            "a masked ID number must be the one the case shows for this member "
                                            "(with its id_digest); type the full number to change it")
-                    member["id_number"] = stored
-                members.append(member)
             changes["household"] = {**changes["household"], "members": members}
         return changes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 
@@ -57,11 +58,19 @@ MASKED_PHONE = r"(1[3-9][0-9]|0[0-9]{2})\*{3,6}[0-9]{4}"  # what mask_phone show
 
 def mask_id_number(id_number: str) -> str:
     """Keep the region code and the last four characters: 6204**********1234."""
-    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]
+    return id_number[:4] + MASK * (len(id_number) - 8) + id_number[-4:]
 
 
 def mask_phone(phone: str) -> str:
-    return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:]
+    return phone[:3] + MASK * max(0, len(phone) - 7) + phone[-4:]
+
+
+def as_stored(given: str, stored: str | None, mask: Callable[[str], str]) -> str | None:
+    """What a value sent back means: itself if typed in full, the stored value if it is that value's mask as
+    shown, None if it is any other mask (nothing stored, or someone else's)."""
+    if MASK not in given:
+        return given
+    return stored if stored is not None and mask(stored) == given else None
 
 
 @lru_cache(maxsize=8192)  # one person is digested several times per save (claims, events); imports do it in bulk
