@@ -34,6 +34,7 @@ class IndexedRecorder(Protocol):
         keys: Sequence[str] | None = None,
         until: tuple[str, str] | None = None,
         after: str | None = None,
+        columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]: ...
 
     def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool: ...

@@ -125,6 +125,7 @@ class Dialect:
         keys: Sequence[str] | None = None,
         until: tuple[str, str] | None = None,
         after: str | None = None,
+        columns: Sequence[str] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         clauses, params = [], dict(equal)
         for column in equal:
@@ -150,13 +151,21 @@ class Dialect:
             clauses.append(
                 f"({column} = {self.p('subtree_root')} OR {column} LIKE {self.p('subtree_like')})"
             )
-        sql = f"SELECT {', '.join(table.all_columns)} FROM {table.name}"
+        chosen = table.all_columns if columns is None else projection(table, columns)
+        sql = f"SELECT {', '.join(chosen)} FROM {table.name}"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += f" ORDER BY {table.key}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return sql, params
+
+
+def projection(table: Table, columns: Sequence[str]) -> tuple[str, ...]:
+    """The key and the columns asked for (a row always carries its key); an unknown column is refused."""
+    if not set(columns) <= table.column_set:
+        raise ValueError(f"{table.name} has no columns {sorted(set(columns) - table.column_set)}")
+    return (table.key, *(c for c in columns if c != table.key))
 
 
 def row_params(table: Table, row: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from eventsourcing.persistence import ProcessRecorder, StoredEvent
 from eventsourcing.popo import POPOFactory, POPOProcessRecorder
 
 from services.contracts.federation import in_subtree
-from services.eventstore.index import Claim, ClaimConflict, IndexOp, Put, Release, Table, row_params
+from services.eventstore.index import Claim, ClaimConflict, IndexOp, Put, Release, Table, projection, row_params
 from services.eventstore.lease import MemoryLeases
 
 
@@ -63,6 +63,7 @@ class MemoryIndexedRecorder(POPOProcessRecorder):
         keys: Sequence[str] | None = None,
         until: tuple[str, str] | None = None,
         after: str | None = None,
+        columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         with self._database_lock:
             rows = sorted(self._rows[table.name].values(), key=lambda r: r[table.key])
@@ -72,6 +73,9 @@ class MemoryIndexedRecorder(POPOProcessRecorder):
             wanted = set(keys)
             rows = [r for r in rows if r[table.key] in wanted]
         found = [dict(r) for r in rows if _matches(r, equal or {}, subtree, until)]
+        if columns is not None:
+            chosen = projection(table, columns)
+            found = [{c: r.get(c) for c in chosen} for r in found]
         return found[:limit] if limit is not None else found
 
 

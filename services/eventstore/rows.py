@@ -97,9 +97,11 @@ class IndexRows:
         keys: Sequence[str] | None = None,
         until: tuple[str, str] | None = None,
         after: str | None = None,
+        columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows in key order: equal columns, a federation subtree, keys, a column up to a value, keys after one."""
-        sql, params = self.dialect.select(table, equal or {}, subtree, limit, keys, until, after)
+        """Rows in key order: equal columns, a federation subtree, keys, a column up to a value, keys after one;
+        with only the key and `columns` when given (a scan of every row that needs a few)."""
+        sql, params = self.dialect.select(table, equal or {}, subtree, limit, keys, until, after, columns)
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(sql, params)
             return [dict(row) for row in cursor.fetchall()]

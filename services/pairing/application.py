@@ -47,6 +47,7 @@ from services.pairing.index import (
     TABLES,
     UNITS,
     USERS,
+    Tally,
     cadre_row,
     case_put,
     claim_slot,
@@ -154,6 +155,7 @@ class Pairings(IndexedApplication):
         self._scans = threading.local()  # per green thread: how far its unit of work's index was sorted
         self.follow_up_months = setting(self.env, "PAIRING_FOLLOW_UP_MONTHS", 12, 0, 120)
         self.paired_within_days = setting(self.env, "PAIRING_PAIRED_WITHIN_DAYS", 15, 0, 366)
+        self._tally = Tally(self.follow_up_months)  # the gauges' (one collector calls)
 
     def today(self) -> date:
         """The day business dates are checked against (the domain has no clock); tests may fix it."""
@@ -470,20 +472,13 @@ class Pairings(IndexedApplication):
 
     def by_top_level(self, as_of: date) -> dict[str, dict[str, int]]:
         """Filed, paired, uncovered and overdue households per top-level federation (gs, …), from one read
-        of the case and cadre rows (the metrics' gauges)."""
-        cases: dict[str, list[dict[str, Any]]] = {}
-        cadres: dict[str, list[dict[str, Any]]] = {}
-        for rows, into in ((self._rows(CASES), cases), (self._rows(CADRES), cadres)):
-            for row in rows:
-                into.setdefault(row["federation"].split(".", 1)[0], []).append(row)
-        figures = {}
-        for top in sorted(cases.keys() | cadres.keys()):
-            found = coverage(cases.get(top, []), cadres.get(top, []), as_of, self.paired_within_days,
-                             self.follow_up_months, quarters=0)
-            overdue = overdue_households(cases.get(top, []), as_of, self.follow_up_months)
-            figures[top] = {"filed": found["filed"], "paired": found["paired"], "uncovered": found["uncovered"],
-                            "overdue": len(overdue)}
-        return figures
+        of the case rows (and the cadres', for a top level with a roster and no household yet): the
+        metrics' gauges. Only households whose rows changed since the last count are worked out again."""
+        totals = self._tally.count(self.select_rows(CASES, columns=Tally.COMPARED), as_of)
+        for row in self.select_rows(CADRES, columns=("federation",)):
+            totals.setdefault(row["federation"].split(".", 1)[0], [0, 0, 0, 0])
+        return {top: dict(zip(("filed", "paired", "uncovered", "overdue"), totals[top], strict=True))
+                for top in sorted(totals)}
 
     def stored(self, events: Sequence[Any]) -> None:
         count_stored(events)

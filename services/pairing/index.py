@@ -17,7 +17,7 @@ from services.contracts.federation import in_subtree
 from services.eventstore import Claim, Put, Release, Table
 from services.eventstore.index import IndexOp
 from services.pairing.domain import Cadre, Pairing, Unit
-from services.pairing.visits import Period, dues, next_due, overdue, visited
+from services.pairing.visits import Due, Period, dues, next_due, overdue, visited
 
 UNITS = Table("pairing_units", key="unit_id", columns=("name", "function", "federation"),
               indexes=(("federation",),))
@@ -158,7 +158,7 @@ def overdue_households(rows: list[dict[str, Any]], as_of: date, follow_up_months
     found = []
     for row in rows:
         periods, visits = decoded(row)
-        behind = overdue(periods, visits, as_of, follow_up_months) if periods else None
+        behind = behind_on(periods, visits, as_of, follow_up_months)
         if behind is None:
             continue
         due, days, missed = behind
@@ -169,6 +169,20 @@ def overdue_households(rows: list[dict[str, Any]], as_of: date, follow_up_months
             "last_visit_on": visits[-1].isoformat() if visits else None,
         })
     return sorted(found, key=lambda r: (-r["days_overdue"], r["case_id"]))
+
+
+def behind_on(periods: list[Period], visits: list[date], as_of: date, months: int) -> tuple[Due, int, int] | None:
+    return overdue(periods, visits, as_of, months) if periods else None
+
+
+def standing(row: dict[str, Any], periods: list[Period], as_of: date) -> tuple[Period | None, list[list[Any]]]:
+    """The filing period a case is in on `as_of` (None if it is not filed then) and its pairing timeline's
+    entries from that filing to `as_of`: [on, event, cadre_id, reason], the last one its standing."""
+    period = next((p for p in periods if p.filed_on <= as_of and (p.exited_on is None or p.exited_on > as_of)), None)
+    if period is None:
+        return None, []
+    start, day = period.filed_on.isoformat(), as_of.isoformat()
+    return period, [e for e in json.loads(row["timeline"] or "[]") if start <= e[0] <= day]
 
 
 def decoded(row: dict[str, Any]) -> tuple[list[Period], list[date]]:
@@ -211,17 +225,15 @@ def coverage(
     compliance: dict[str, list[int]] = {}
     for row in cases:
         periods, visits = decoded(row)
-        for due in dues(periods, as_of, follow_up_months):
+        for due in dues(periods, as_of, follow_up_months) if quarters else ():  # no quarters asked for
             if due.kind == "quarter":
                 tally = compliance.setdefault(quarter_label(due.ends_on), [0, 0])
                 tally[0] += 1
                 tally[1] += visited(due, visits)
-        period = next((p for p in periods if p.filed_on <= as_of and (p.exited_on is None or p.exited_on > as_of)),
-                      None)
+        period, entries = standing(row, periods, as_of)
         if period is None:
             continue
         filed += 1
-        entries = [e for e in json.loads(row["timeline"] or "[]") if period.filed_on.isoformat() <= e[0] <= day]
         first = next((e for e in entries if e[1] in ("assigned", "reassigned")), None)
         if first is not None and (date.fromisoformat(first[0]) - period.filed_on).days <= within_days:
             within += 1
@@ -247,6 +259,52 @@ def coverage(
         "cadre_loads": {str(n): count for n, count in sorted(distribution.items())},
         "visits": [{"quarter": q, "due": compliance[q][0], "visited": compliance[q][1]} for q in ended],
     }
+
+
+class Tally:
+    """Each household's part in the coverage gauges (filed, paired, uncovered, overdue), remembered while
+    its row and the day stay the same: a scrape then recomputes only the households that changed.
+
+    The parts are what `coverage` and `overdue_households` say of the row alone, so the gauges agree with
+    `GET /coverage` and `GET /overdue-visits` by construction. Memory: the few columns compared, about
+    350 bytes a household (35 MB for 100,000), dropped for households no longer in the index."""
+
+    COMPARED = ("federation", "periods", "visits", "timeline")
+
+    def __init__(self, follow_up_months: int) -> None:
+        self.follow_up_months = follow_up_months
+        self._day: date | None = None
+        self._parts: dict[str, tuple[tuple[Any, ...], tuple[int, int, int, int]]] = {}
+        self.recomputed = 0  # households worked out afresh by the last count (for tests and benchmarks)
+
+    def count(self, rows: list[dict[str, Any]], as_of: date) -> dict[str, list[int]]:
+        """Filed, paired, uncovered and overdue households per top-level federation (gs, …)."""
+        if as_of != self._day:
+            self._day, self._parts = as_of, {}
+        parts: dict[str, tuple[tuple[Any, ...], tuple[int, int, int, int]]] = {}
+        totals: dict[str, list[int]] = {}
+        self.recomputed = 0
+        for row in rows:
+            seen = tuple(row[c] for c in self.COMPARED)
+            known = self._parts.get(row["case_id"])
+            if known is None or known[0] != seen:
+                known = (seen, self._part(row, as_of))
+                self.recomputed += 1
+            parts[row["case_id"]] = known
+            total = totals.setdefault(row["federation"].split(".", 1)[0], [0, 0, 0, 0])
+            for i, n in enumerate(known[1]):
+                total[i] += n
+        self._parts = parts
+        return totals
+
+    def _part(self, row: dict[str, Any], as_of: date) -> tuple[int, int, int, int]:
+        """As `coverage` and `overdue_households` count the household (filed, paired, uncovered, overdue)."""
+        periods, visits = decoded(row)
+        period, entries = standing(row, periods, as_of)
+        last = entries[-1][1] if entries else None
+        return (period is not None, period is not None and last in ("assigned", "reassigned"),
+                period is not None and last == "uncovered",
+                behind_on(periods, visits, as_of, self.follow_up_months) is not None)
 
 
 def quarter_label(day: date) -> str:

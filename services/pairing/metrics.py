@@ -6,7 +6,9 @@
 - Per top-level federation (the first part of the code, e.g. `gs`; a bounded set, a province has one):
   `relief_pairing_filed_households`, `relief_pairing_paired_households`, `relief_pairing_coverage_ratio`,
   `relief_pairing_uncovered_households`, `relief_pairing_overdue_visits`. They are computed from the index
-  at scrape time (services/metrics/gauges.py: at most every 15 s, the same on every replica).
+  at scrape time (services/metrics/gauges.py: at most every 15 s, the same on every replica), from four
+  columns of every case row; a household whose row has not changed since the last count keeps its part
+  (services/pairing/index.py `Tally`), so a scrape costs a read of the rows, not a recount of each one.
 
 No label carries a case id, a name or a phone: only event kinds and top-level federation codes.
 """

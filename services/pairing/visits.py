@@ -47,14 +47,22 @@ def quarter_of(day: date) -> tuple[date, date]:
     return first, add_months(first, 3) - timedelta(days=1)
 
 
+QUARTER_LAST_DAYS = (31, 30, 30, 31)  # 31 March, 30 June, 30 September, 31 December
+
+
 def quarters(period: Period, until: date) -> list[Due]:
-    """The quarters of one filed period whose last day falls on or before `until` (or the period's end)."""
+    """The quarters of one filed period whose last day falls on or before `until` (or the period's end).
+
+    Counted in quarters, not with calendar arithmetic: the coverage gauges run it for every household."""
     owed: list[Due] = []
-    start, end = quarter_of(period.filed_on)
-    while end <= until and (period.exited_on is None or end < period.exited_on):
-        owed.append(Due("quarter", max(start, period.filed_on), end))
-        start, end = end + timedelta(days=1), add_months(end + timedelta(days=1), 3) - timedelta(days=1)
-    return owed
+    year, quarter, start = period.filed_on.year, (period.filed_on.month - 1) // 3, period.filed_on
+    while True:
+        end = date(year, 3 * quarter + 3, QUARTER_LAST_DAYS[quarter])
+        if end > until or (period.exited_on is not None and end >= period.exited_on):
+            return owed
+        owed.append(Due("quarter", start, end))
+        year, quarter = (year + 1, 0) if quarter == 3 else (year, quarter + 1)
+        start = date(year, 3 * quarter + 1, 1)
 
 
 def follow_ups(exited_on: date, refiled_on: date | None, months: int, until: date) -> list[Due]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.eventstore import IndexedApplication, Put, Release, Table
 
 A = Table("writes_a", key="k", columns=("v",))
@@ -52,5 +54,17 @@ def test_a_thousand_puts_in_one_save_replace_rows_keep_odd_text_and_nulls(env):
             expected = {"k": f"{i:04d}", "v": odd[i % len(odd)], "w": None} if i % 3 else \
                 {"k": f"{i:04d}", "v": "x", "w": "y"}
             assert row == expected
+    finally:
+        app.close()
+
+
+def test_a_scan_may_ask_for_a_few_columns_and_gets_the_key_with_them_and_no_unknown_one(env):
+    app = Wide(env)
+    try:
+        app.commit([], [Put(C, {"k": "2", "v": "b", "w": "y"}), Put(C, {"k": "1", "v": "a"})], [])
+        assert app.select_rows(C, columns=("w",)) == [{"k": "1", "w": None}, {"k": "2", "w": "y"}]
+        assert app.select_rows(C, equal={"v": "b"}, columns=("k", "v")) == [{"k": "2", "v": "b"}]
+        with pytest.raises(ValueError, match="no columns"):
+            app.select_rows(C, columns=("v", "phone"))
     finally:
         app.close()

@@ -3,10 +3,13 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.pairing.application import NotYourHousehold
 from services.pairing.domain import FutureDate, NotPaired, VisitBeforeFiling
-from services.pairing.visits import Due, Period, add_months, dues, next_due, overdue, quarter_of
+from services.pairing.index import CASES, Tally, coverage
+from services.pairing.visits import Due, Period, add_months, dues, next_due, overdue, quarter_of, quarters
 from tests.factories import PAIRING_TODAY
 from tests.unit.test_pairing_lifecycle import cadre, filed, unit
 
@@ -34,6 +37,24 @@ def test_months_are_added_to_the_last_day_when_the_month_is_shorter():
 def test_the_quarter_of_filing_is_due_from_the_filing_day():
     assert windows([Period(d("2026-02-10"))], "2026-07-01") == [
         ("quarter", "2026-02-10", "2026-03-31"), ("quarter", "2026-04-01", "2026-06-30")]
+
+
+def calendar_quarters(period, until):
+    """The quarters of a period as the calendar gives them, one quarter_of after another."""
+    owed, day = [], period.filed_on
+    while True:
+        start, end = quarter_of(day)
+        if end > until or (period.exited_on is not None and end >= period.exited_on):
+            return owed
+        owed.append(Due("quarter", max(start, period.filed_on), end))
+        day = end + timedelta(days=1)
+
+
+@given(st.dates(date(2000, 1, 1), date(2040, 12, 31)), st.integers(0, 3000), st.one_of(st.none(), st.integers(0, 3000)))
+def test_quarters_counted_in_quarters_are_the_calendar_s(filed_on, until_days, exit_days):
+    period = Period(filed_on, None if exit_days is None else filed_on + timedelta(days=exit_days))
+    until = filed_on + timedelta(days=until_days)
+    assert quarters(period, until) == calendar_quarters(period, until)
 
 
 def test_a_quarter_is_owed_only_once_it_has_ended():
@@ -198,3 +219,22 @@ def test_a_cadre_sees_their_households_with_the_last_visit_and_the_next_due(pair
     assert (mine["case_id"], mine["cadre_id"], mine["last_visit_on"]) == (case_id, doctor, "2026-11-20")
     assert mine["next_due"] == {"kind": "quarter", "from": "2027-01-01", "by": "2027-03-31"}
     assert pairings.households("nobody", d("2026-12-01")) == []
+
+
+def test_the_gauges_tally_agrees_with_coverage_and_overdue_and_recounts_only_changed_households(pairings, paired):
+    case_id, _, _ = paired
+    waiting = filed(pairings)  # uncovered
+    day = d("2026-04-15")
+    tally = Tally(pairings.follow_up_months)
+    rows = pairings.select_rows(CASES)
+    found = coverage(rows, [], day, pairings.paired_within_days, pairings.follow_up_months)
+    late = pairings.overdue("gs", day)
+    assert tally.count(rows, day) == {"gs": [found["filed"], found["paired"], found["uncovered"], len(late)]} == {
+        "gs": [2, 1, 1, 2]}
+    assert tally.recomputed == 2
+    assert tally.count(pairings.select_rows(CASES), day) == {"gs": [2, 1, 1, 2]} and tally.recomputed == 0
+    visit(pairings, case_id, visited_on=d("2026-03-20"))  # the paired household is no longer behind
+    assert tally.count(pairings.select_rows(CASES), day) == {"gs": [2, 1, 1, 1]} and tally.recomputed == 1
+    assert tally.count(pairings.select_rows(CASES), d("2026-07-15")) == {"gs": [2, 1, 1, 2]}  # a new day: all again
+    assert tally.recomputed == 2
+    assert waiting in {r["case_id"] for r in pairings.overdue("gs", d("2026-07-15"))}
