@@ -775,13 +775,12 @@ class Province:
 
     # f. make replay.
 
-    def replay(self, patched: bool = False) -> dict[str, Any]:
-        """`make replay` against the stack in a process of its own: its wall time, CPU, peak RSS and result.
-        `patched`: with the reader of `patched_replay` (see there)."""
+    def replay(self) -> dict[str, Any]:
+        """`make replay` against the stack in a process of its own: its wall time, CPU, peak RSS and result."""
         env = {name: value for name, value in os.environ.items() if not name.startswith("RELIEF_")}
         env.update(self.run.exports("audit"))
-        log = self.run.root / f"replay{'-patched' if patched else ''}.log"
-        command = ["-m", "bench.province", "--patched-replay"] if patched else ["-m", "services.audit.replay"]
+        log = self.run.root / "replay.log"
+        command = ["-m", "services.audit.replay"]
         say(f"\n== replay (started {datetime.now(UTC):%H:%M:%S} UTC): python {' '.join(command)} ==")
         began = time.monotonic()
         with open(log, "wb") as out:
@@ -793,7 +792,7 @@ class Province:
         seconds = time.monotonic() - began
         errors = log.read_text().splitlines()
         progress = [line for line in errors if line.startswith("replay:")]
-        found: dict[str, Any] = {"patched": patched, "seconds": seconds, "exit": proc.returncode,
+        found: dict[str, Any] = {"seconds": seconds, "exit": proc.returncode,
                                  "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
                                  "report": report.strip().splitlines(),
                                  "last_progress": progress[-1] if progress else "",
@@ -804,36 +803,6 @@ class Province:
         say(f"replay: exit {proc.returncode} in {seconds:.1f} s wall, {found['cpu']:.1f} s CPU, peak RSS "
             f"{found['peak_mb']:.0f} MB; {found['last_progress']}")
         return found
-
-
-def patched_replay() -> int:
-    """services.audit.replay's main with one change to its Kafka reader, for a replay time when the real one
-    fails (`--patched-replay`, in the replay's own process; services/ is not changed).
-
-    KafkaLog assigns every source partition, pauses them all and resumes the one it reads. kafka-python
-    (3.0.12) parks what it fetched for a partition that is paused, and gives the parked records back only while
-    no other partition's records sit in its in-line slot; `_fetchable_partitions` never fetches a partition
-    with parked records again. So once a page of every partition has been read, reading on in a partition of
-    more than one page waits in vain ("no message of … from offset 1000 within 10 s"). Here the reader assigns
-    only the partition it reads (resumed), so nothing is ever paused or parked."""
-    from services.audit import replay
-    from services.transport import Message
-
-    def read(self: Any, topic: str, partition: int, offset: int, limit: int) -> list[Message]:
-        tp = self.tps[(topic, partition)]
-        self.consumer.assign([tp])
-        self.consumer.resume(tp)  # assign() keeps the partition's paused state
-        self.consumer.seek(tp, offset)
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            polled = self.consumer.poll(timeout_ms=500, max_records=limit).get(tp, [])
-            records = [r for r in polled if r.offset >= offset]
-            if records:
-                return [Message(r.topic, r.partition, r.offset, None, r.value) for r in records]
-        raise TimeoutError(f"no message of {topic}:{partition} from offset {offset} within {self.timeout:.0f} s")
-
-    replay.KafkaLog.read = read  # type: ignore[method-assign]
-    return replay.main([])
 
 
 def source_messages(bootstrap: str) -> dict[str, int]:
@@ -927,11 +896,8 @@ def summary(province: Province, replay: dict[str, Any] | None) -> list[str]:
             f"{100 * phase.cpu.get('kafka', 0.0) / phase.wall:.0f}%; machine idle "
             f"{100 * phase.machine['idle'] / total:.0f}%, iowait {100 * phase.machine['iowait'] / total:.0f}%")
     if replay is not None:
-        real = replay.get("real")
-        lines.append((f"replay (make replay): FAILED, exit {real['exit']} after {real['seconds']:.1f} s: "
-                      f"{real['errors'][-1] if real['errors'] else ''}; with the reader patched: " if real else
-                      "replay (make replay): ") + f"{replay['seconds']:.1f} s, exit {replay['exit']}, "
-                     f"{replay['report'][0] if replay['report'] else ''}")
+        lines.append(f"replay (make replay): {replay['seconds']:.1f} s, exit {replay['exit']}, "
+                     + (replay["report"][0] if replay["report"] else (replay["errors"] or [""])[-1]))
     return lines
 
 
@@ -946,12 +912,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the stack running in its directory at the end")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--skip-replay", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--patched-replay", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rows-per-file", type=int, default=ROWS_PER_FILE, help=argparse.SUPPRESS)
     parser.add_argument("--bank-lines", type=int, default=BANK_MAX_LINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.patched_replay:
-        sys.exit(patched_replay())
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind and clean up as on Ctrl-C
     started = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "load": load_average()}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
@@ -982,10 +945,6 @@ def main() -> None:
         province.sampler.stop()
         if not args.skip_replay:
             replay = province.replay()
-            if replay["exit"] == 2 and any("no message of" in line for line in replay["errors"]):
-                say("replay: the real one cannot read on in a partition (see patched_replay); again with that "
-                    "reader patched, for the time it takes:")
-                replay = {"real": replay, **province.replay(patched=True)}
         say("\n== summary ==")
         for line in summary(province, replay):
             say(line)
@@ -1002,8 +961,8 @@ def main() -> None:
                 "phases": [{**vars(p), "wall": p.wall, "drain": p.drain} for p in province.phases],
                 "replay": replay}, indent=1, default=str) + "\n")
         run.close()
-    if replay is not None and (replay["exit"] != 0 or "real" in replay):
-        sys.exit(1)  # the trail did not replay, or only with the reader patched
+    if replay is not None and replay["exit"] != 0:
+        sys.exit(1)  # the trail did not replay
 
 
 if __name__ == "__main__":
