@@ -37,6 +37,12 @@ class IndexedRecorder(Protocol):
         columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]: ...
 
+    def page_rows(
+        self, table: Table, *, newest: str, offset: int, limit: int | None, equal: dict[str, Any] | None = None,
+        subtree: tuple[str, str] | None = None, keys: Sequence[str] | None = None,
+        contains: tuple[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], int]: ...
+
     def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool: ...
 
     def release_lease(self, name: str, holder: str) -> None: ...
@@ -207,6 +213,11 @@ class IndexedApplication(Application):
 
     def select_rows(self, table: Table, **criteria: Any) -> list[dict[str, Any]]:
         return self.indexed.select_rows(table, **criteria)
+
+    def page_rows(self, table: Table, **criteria: Any) -> tuple[list[dict[str, Any]], int]:
+        """A page of rows newest first (by the `newest` column) and the count of all that match; `contains`:
+        (column, item) for a column holding a comma-separated list."""
+        return self.indexed.page_rows(table, **criteria)
 
     def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
         """Hold or renew a lease of this store for ttl seconds (see services/eventstore/lease.py)."""

@@ -127,7 +127,44 @@ class Dialect:
         after: str | None = None,
         columns: Sequence[str] | None = None,
     ) -> tuple[str, dict[str, Any]]:
+        clauses, params = self.where(table, equal, subtree, keys, until, after)
+        chosen = table.all_columns if columns is None else projection(table, columns)
+        sql = f"SELECT {', '.join(chosen)} FROM {table.name}"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY {table.key}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return sql, params
+
+    def page(
+        self, table: Table, equal: dict[str, Any], subtree: tuple[str, str] | None, keys: Sequence[str] | None,
+        contains: tuple[str, str] | None, newest: str, offset: int, limit: int | None,
+    ) -> tuple[str, str, dict[str, Any]]:
+        """A page of rows, the `newest` column's greatest first (then the key's), and the count of them all;
+        no limit: every row from `offset` on (SQLite has no OFFSET without a LIMIT: -1 is none)."""
+        if newest not in table.column_set:
+            raise ValueError(f"{table.name} has no column {newest}")
+        clauses, params = self.where(table, equal, subtree, keys, None, None, contains)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        most = str(int(limit)) if limit is not None else "ALL" if self.arrays else "-1"
+        rows = (f"SELECT {', '.join(table.all_columns)} FROM {table.name}{where} "
+                f"ORDER BY {newest} DESC NULLS LAST, {table.key} DESC LIMIT {most} OFFSET {int(offset)}")
+        return rows, f"SELECT COUNT(*) AS n FROM {table.name}{where}", params
+
+    def where(
+        self, table: Table, equal: dict[str, Any], subtree: tuple[str, str] | None, keys: Sequence[str] | None,
+        until: tuple[str, str] | None, after: str | None, contains: tuple[str, str] | None = None,
+    ) -> tuple[list[str], dict[str, Any]]:
         clauses, params = [], dict(equal)
+        if not set(equal) <= table.column_set:
+            raise ValueError(f"{table.name} has no columns {sorted(set(equal) - table.column_set)}")
+        if contains is not None:
+            column, item = contains
+            if column not in table.column_set:
+                raise ValueError(f"{table.name} has no column {column}")
+            params["contains_like"] = f"%,{like_escaped(item)},%"
+            clauses.append(f"(',' || {column} || ',') LIKE {self.p('contains_like')} ESCAPE '\\'")
         for column in equal:
             clauses.append(f"{column} = {self.p(column)}")
         if after is not None:
@@ -151,14 +188,12 @@ class Dialect:
             clauses.append(
                 f"({column} = {self.p('subtree_root')} OR {column} LIKE {self.p('subtree_like')})"
             )
-        chosen = table.all_columns if columns is None else projection(table, columns)
-        sql = f"SELECT {', '.join(chosen)} FROM {table.name}"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += f" ORDER BY {table.key}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return sql, params
+        return clauses, params
+
+
+def like_escaped(text: str) -> str:
+    """Text matched literally by LIKE … ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def projection(table: Table, columns: Sequence[str]) -> tuple[str, ...]:

@@ -78,6 +78,20 @@ class MemoryIndexedRecorder(POPOProcessRecorder):
             found = [{c: r.get(c) for c in chosen} for r in found]
         return found[:limit] if limit is not None else found
 
+    def page_rows(
+        self, table: Table, *, newest: str, offset: int, limit: int | None, equal: dict[str, Any] | None = None,
+        subtree: tuple[str, str] | None = None, keys: Sequence[str] | None = None,
+        contains: tuple[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        if newest not in table.column_set or (contains is not None and contains[0] not in table.column_set):
+            raise ValueError(f"{table.name} has no column {newest if newest not in table.column_set else contains}")
+        rows = self.select_rows(table, equal=equal, subtree=subtree, keys=keys)
+        if contains is not None:
+            column, item = contains
+            rows = [r for r in rows if item in (r.get(column) or "").split(",")]
+        rows.sort(key=lambda r: (r.get(newest) or "", r[table.key]), reverse=True)
+        return rows[offset:] if limit is None else rows[offset:offset + limit], len(rows)
+
 
 def _matches(
     row: dict[str, Any], equal: dict[str, Any], subtree: tuple[str, str] | None, until: tuple[str, str] | None

@@ -105,3 +105,18 @@ class IndexRows:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(sql, params)
             return [dict(row) for row in cursor.fetchall()]
+
+    def page_rows(
+        self, table: Table, *, newest: str, offset: int, limit: int | None, equal: dict[str, Any] | None = None,
+        subtree: tuple[str, str] | None = None, keys: Sequence[str] | None = None,
+        contains: tuple[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the rows that match, the `newest` column's greatest first, and how many match in all:
+        ordered, counted and cut by the database, in one read transaction."""
+        rows_sql, count_sql, params = self.dialect.page(table, equal or {}, subtree, keys, contains, newest,
+                                                        offset, limit)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(rows_sql, params)
+            rows = [dict(row) for row in cursor.fetchall()]
+            cursor.execute(count_sql, params)
+            return rows, int(cursor.fetchone()["n"])

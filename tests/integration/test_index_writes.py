@@ -68,3 +68,40 @@ def test_a_scan_may_ask_for_a_few_columns_and_gets_the_key_with_them_and_no_unkn
             app.select_rows(C, columns=("v", "phone"))
     finally:
         app.close()
+
+
+L = Table("writes_list", key="k", columns=("fed", "at", "tags"))
+
+
+class Listed(IndexedApplication):
+    name = "Listed"
+    tables = (L,)
+
+
+def test_a_page_is_ordered_filtered_counted_and_cut_by_the_store_alike_on_every_backend(env):
+    app = Listed(env)
+    rows = [{"k": f"{i:03d}", "fed": ("gs.a", "gs.ab", "gs.a.x")[i % 3], "at": f"2026-01-{1 + i % 28:02d}",
+             "tags": ("illness,education", "education", "ill%_,x", None)[i % 4]} for i in range(60)]
+    try:
+        app.commit([], [Put(L, r) for r in rows], [])
+        in_a = [r for r in rows if r["fed"] in ("gs.a", "gs.a.x")]  # gs.ab only shares a prefix
+        newest = sorted(in_a, key=lambda r: (r["at"], r["k"]), reverse=True)
+        page, total = app.page_rows(L, newest="at", offset=5, limit=10, subtree=("fed", "gs.a"))
+        assert (page, total) == (newest[5:15], len(in_a))
+        assert app.page_rows(L, newest="at", offset=0, limit=None, subtree=("fed", "gs.a")) == (newest, len(in_a))
+        educated = [r for r in newest if r["tags"] and "education" in r["tags"].split(",")]
+        assert app.page_rows(L, newest="at", offset=0, limit=100, subtree=("fed", "gs.a"),
+                             contains=("tags", "education")) == (educated, len(educated))
+        # a list item is matched whole and literally: "ill" is not "illness", "%" and "_" are not wildcards
+        assert app.page_rows(L, newest="at", offset=0, limit=100, contains=("tags", "ill")) == ([], 0)
+        odd = [r for r in sorted(rows, key=lambda r: (r["at"], r["k"]), reverse=True) if r["tags"] == "ill%_,x"]
+        assert app.page_rows(L, newest="at", offset=0, limit=100, contains=("tags", "ill%_")) == (odd, len(odd))
+        same = [r for r in newest if r["fed"] == "gs.a.x"][:2]
+        found = app.page_rows(L, newest="at", offset=1, limit=5, keys=[r["k"] for r in same] + [newest[0]["k"], "none"],
+                              equal={"fed": "gs.a.x"})
+        assert found == ([same[1]], 2)
+        assert app.page_rows(L, newest="at", offset=0, limit=5, keys=[]) == ([], 0)
+        with pytest.raises(ValueError, match="no column"):
+            app.page_rows(L, newest="phone", offset=0, limit=5)
+    finally:
+        app.close()
