@@ -55,6 +55,7 @@ from services.aid.domain import (
     Training,
 )
 from services.aid.index import (
+    BATCHES,
     BUDGETS,
     CASES,
     DISBURSEMENTS,
@@ -63,6 +64,7 @@ from services.aid.index import (
     REFERRALS,
     TABLES,
     TRAININGS,
+    batch_put,
     budget_put,
     case_put,
     disbursement_put,
@@ -77,6 +79,7 @@ from services.contracts import Envelope, EventRefused
 from services.contracts.federation import in_subtree
 from services.eventstore import IndexedApplication
 from services.eventstore.index import IndexOp
+from services.eventstore.migrations import Migration, create_tables
 
 ATTEMPTS = 30  # a lost race (another save of the same aggregate) is re-read and tried again
 SYSTEM = "aid"  # the `by` of what the service decides itself
@@ -117,7 +120,12 @@ class Aids(IndexedApplication):
     """Programs, budgets, disbursements, goods, referrals and trainings (帮扶资金与项目)."""
 
     name = "Aid"
-    tables = TABLES
+    tables = (*TABLES, BATCHES)
+    migrations = (
+        Migration(1, "create the index tables", create_tables(*TABLES)),
+        # A batch made before this step is listed once it next changes (its events are not read back).
+        Migration(2, "the list of batches", create_tables(BATCHES)),
+    )
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         # Busy aggregates (a budget approvals reserve from) load from a cache brought up to date with the
@@ -418,7 +426,7 @@ class Aids(IndexedApplication):
                     raise OutsideScope(f"the program belongs to {program.federation}, not above {federation}")
                 fresh = Batch(idempotency_key, program_id, program.kind, federation, reason, program.rule_version,
                               program.terms["amount"], by, self.today().isoformat())
-                self._store(fresh, index=[])
+                self._store(fresh, index=[batch_put(fresh)])
                 return fresh
 
             try:
@@ -442,7 +450,7 @@ class Aids(IndexedApplication):
                                 after=batch.through, limit=self.step)
         if not rows:
             batch.assemble()
-            self._store(batch, index=[])
+            self._store(batch, index=[batch_put(batch)])
             return batch
         program = self.program(batch.program_id, scope)
         included: list[str] = []
@@ -458,7 +466,7 @@ class Aids(IndexedApplication):
                 included.append(str(d.id))
                 self._store(d, case, index=[disbursement_put(d), case_put(case)])
         batch.include(included, through=rows[-1]["case_id"])
-        self._store(batch, index=[])
+        self._store(batch, index=[batch_put(batch)])
         return batch
 
     @staticmethod
@@ -466,6 +474,16 @@ class Aids(IndexedApplication):
         if (batch.program_id, batch.federation, batch.reason) != (program_id, federation, reason):
             raise KeyReused(f"idempotency key {key!r} was used for a different batch ({batch.id})")
         return batch
+
+    def batches(
+        self, scope: str, federation: str | None, program_id: str | None, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the batches made for the subtree (default: the caller's) and under it, newest first, with
+        how many there are in all."""
+        root = federation or scope
+        self._require_scope(root, scope)
+        return self.page_rows(BATCHES, newest="started_at", offset=offset, limit=limit,
+                              equal={"program_id": program_id} if program_id else {}, subtree=("federation", root))
 
     def batch(self, batch_id: str, scope: str) -> Batch:
         batch: Batch = self._get(Batch, batch_id)
@@ -503,7 +521,7 @@ class Aids(IndexedApplication):
                     budget.reserve(total, count, str(b.id))
                     budgets.append(budget)
                 b.approve(by, self.today(), [str(d.id) for d in pending], sum(t for t, _ in totals.values()))
-                self._store(b, *budgets, index=[budget_put(x) for x in budgets])
+                self._store(b, *budgets, index=[batch_put(b), *(budget_put(x) for x in budgets)])
                 return b
 
             batch = self._atomically(decided)
@@ -534,7 +552,7 @@ class Aids(IndexedApplication):
             budget.release(total, count, str(batch.id), "no longer requested when the batch's approval reached it")
             budgets.append(budget)
         batch.apply(approved, len(gone))
-        self._store(batch, *budgets, index=[budget_put(budget) for budget in budgets])
+        self._store(batch, *budgets, index=[batch_put(batch), *(budget_put(budget) for budget in budgets)])
         return batch
 
     def bank_file(self, batch_id: str, scope: str) -> list[dict[str, Any]]:
@@ -571,7 +589,7 @@ class Aids(IndexedApplication):
             def recorded() -> None:
                 b = self.batch(batch_id, scope)
                 b.record_results(digest, counts["paid"], counts["failed"], counts["refused"] + unread, by)
-                self._store(b, index=[])
+                self._store(b, index=[batch_put(b)])
 
             self._atomically(recorded)
         return {"batch_id": str(batch.id), **counts, "lines": report}

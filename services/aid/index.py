@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from services.aid.domain import AidCase, Budget, Disbursement, Program, Referral, Training
+from services.aid.domain import AidCase, Batch, Budget, Disbursement, Program, Referral, Training
 from services.eventstore import Put, Table
 
 CASES = Table("aid_cases", key="case_id",
@@ -36,6 +36,12 @@ ENROLMENTS = Table("aid_enrolments", key="enrolment_id",
                    columns=("training_id", "case_id", "federation", "person", "state", "enrolled_on", "completed_on"),
                    indexes=(("case_id",), ("federation",)))
 TABLES = (CASES, PROGRAMS, BUDGETS, DISBURSEMENTS, REFERRALS, TRAININGS, ENROLMENTS)
+# The list of batches (migration 2): a batch's standing without loading it, rewritten with each of its steps.
+BATCHES = Table("aid_batches", key="batch_id",
+                columns=("program_id", "kind", "federation", "reason", "started_at", "made_on", "made_by", "amount",
+                         "included", "excluded", "assembled", "approved_on", "approved_by", "complete", "paid",
+                         "failed"),
+                indexes=(("federation",), ("program_id",)))
 
 
 def budget_key(program_id: str, federation: str) -> str:
@@ -74,6 +80,19 @@ def disbursement_put(d: Disbursement) -> Put:
         "kind": d.kind, "help_kind": d.help_kind, "year": str(d.year), "form": d.form, "amount": str(d.amount),
         "state": d.state, "budget_federation": d.budget_federation, "batch_id": d.batch_id,
         "requested_by": d.requested_by, "person": d.beneficiary, "requested_on": d.requested_on, "paid_on": paid,
+    })
+
+
+def batch_put(b: Batch) -> Put:
+    """Counts as text (the index has text columns); flags as "1" or "0"."""
+    return Put(BATCHES, {
+        "batch_id": str(b.id), "program_id": b.program_id, "kind": b.kind, "federation": b.federation,
+        "reason": b.reason, "started_at": b.created_on.isoformat(), "made_on": b.made_on, "made_by": b.by,
+        "amount": str(b.amount), "included": str(len(b.disbursements)), "excluded": str(len(b.excluded)),
+        "assembled": "1" if b.assembled else "0", "approved_on": (b.approval or {}).get("on"),
+        "approved_by": (b.approval or {}).get("by"),
+        "complete": "1" if b.approved else "0",
+        "paid": str(sum(r["paid"] for r in b.results)), "failed": str(sum(r["failed"] for r in b.results)),
     })
 
 

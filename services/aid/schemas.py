@@ -227,6 +227,13 @@ class DisbursementQuery(Schema):
     limit = StrictInteger(text=True, validate=validate.Range(min=1, max=1000), load_default=200)
 
 
+class BatchQuery(Schema):
+    federation = Code(metadata={"description": "batches made for this subtree and under it (default: yours)"})
+    program_id = uuid_field()
+    offset = StrictInteger(text=True, validate=validate.Range(min=0, max=10_000_000), load_default=0)
+    limit = StrictInteger(text=True, validate=validate.Range(min=1, max=1000), load_default=100)
+
+
 class ReconciliationQuery(Schema):
     federation = Code()
     year = StrictInteger(text=True, validate=validate.Range(min=2000, max=2100))
@@ -404,25 +411,47 @@ class BatchApproval(Schema):
         "description": "of those, the ones no longer requested (their share of the reservation went back)"})
 
 
-class BatchView(Schema):
+class BatchHead(Schema):
+    """What a batch and its row in the list both show."""
+
     batch_id = fields.String(required=True)
     program_id = fields.String(required=True)
     federation = fields.String(required=True)
     reason = fields.String(required=True)
-    idempotency_key = fields.String(required=True)
-    rule_version = fields.Integer(required=True)
     amount = Amount(required=True, metadata={"description": "per household"})
     created_by = fields.String(required=True)
     created_on = fields.String(required=True)
     included = fields.Integer(required=True)
     total = Amount(required=True)
-    excluded = fields.List(fields.Nested(Exclusion), required=True)
-    disbursements = fields.List(fields.String(), required=True)
     assembled = fields.Boolean(required=True, metadata={
         "description": "every household of the subtree looked at; false while the batch is built step by step "
                        "(send its creation again to finish an interrupted one)"})
+
+
+class BatchView(BatchHead):
+    idempotency_key = fields.String(required=True)
+    rule_version = fields.Integer(required=True)
+    excluded = fields.List(fields.Nested(Exclusion), required=True)
+    disbursements = fields.List(fields.String(), required=True)
     approval = fields.Nested(BatchApproval, allow_none=True, required=True)
     results = fields.List(fields.Dict(), required=True)
+
+
+class BatchRow(BatchHead):
+    kind = fields.String(required=True)
+    excluded = fields.Integer(required=True, metadata={"description": "filed households left out"})
+    approved_on = fields.String(allow_none=True, required=True)
+    approved_by = fields.String(allow_none=True, required=True)
+    complete = fields.Boolean(required=True, metadata={"description": "approved, and every request reached"})
+    paid = fields.Integer(required=True, metadata={"description": "lines the bank results have paid"})
+    failed = fields.Integer(required=True, metadata={"description": "lines the bank results have returned"})
+
+
+class BatchList(Schema):
+    batches = fields.List(fields.Nested(BatchRow), required=True, metadata={
+        "description": "newest first; a batch made before this list existed appears once it next changes"})
+    total = fields.Integer(required=True, metadata={"description": "batches that match, in all pages"})
+    offset = fields.Integer(required=True)
 
 
 class BankLine(Schema):

@@ -12,6 +12,8 @@ referrals and trainings, reconciliation and reports (帮扶资金与项目). Who
 - **auditor**: reads everything, changes nothing.
 
 Every read and write is limited to the caller's federation subtree. Money is a decimal string in CNY.
+Lists are index rows written with their events: `GET /batches` lists the batches made for the subtree,
+newest first (a batch made before that list existed, store schema version 1, appears once it next changes).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from services.aid.outbound import aid_event
 from services.aid.schemas import (
     AidStats,
     BankResultsView,
+    BatchList,
+    BatchQuery,
     BatchRequest,
     BatchView,
     BudgetList,
@@ -81,6 +85,7 @@ from services.aid.schemas import (
     TrainingView,
 )
 from services.aid.views import (
+    batch_list,
     batch_view,
     budget_list,
     budget_view,
@@ -291,6 +296,13 @@ class AidService(Operations):
                                                 reason=body["reason"], idempotency_key=body["idempotency_key"],
                                                 by=principal.user)
         return (201 if created else 200), batch_view(batch)
+
+    @route("GET", "/batches", roles=READERS, query=BatchQuery, response=BatchList,
+           summary="Batches made for a federation's subtree (default yours), newest first; paged")
+    def list_batches(self, request: Request, principal: Principal, query: dict[str, Any]) -> Reply:
+        rows, total = self.aids.batches(principal.federation, query.get("federation"), query.get("program_id"),
+                                        query["offset"], query["limit"])
+        return 200, batch_list(rows, total, query["offset"])
 
     @route("GET", "/batches/<batch_id>", roles=READERS, response=BatchView, summary="A batch and what became of it")
     def get_batch(self, request: Request, principal: Principal, batch_id: str) -> Reply:

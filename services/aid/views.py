@@ -8,6 +8,7 @@ from services.aid.domain import Batch, Budget, Disbursement, Program, Referral, 
 from services.aid.index import figures
 from services.aid.money import yuan
 from services.aid.schemas import (
+    BatchList,
     BatchView,
     BudgetList,
     BudgetView,
@@ -22,7 +23,7 @@ from services.aid.schemas import (
 # One instance each: building a schema per response costs more than the dump.
 PROGRAM_VIEW, PROGRAM_LIST, BUDGET_VIEW, BUDGET_LIST = ProgramView(), ProgramList(), BudgetView(), BudgetList()
 DISBURSEMENT_VIEW, DISBURSEMENT_LIST, BATCH_VIEW = DisbursementView(), DisbursementList(), BatchView()
-REFERRAL_VIEW, TRAINING_VIEW = ReferralView(), TrainingView()
+REFERRAL_VIEW, TRAINING_VIEW, BATCH_LIST = ReferralView(), TrainingView(), BatchList()
 
 
 def terms_view(terms: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +74,17 @@ def budget_list(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def disbursement_list(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return DISBURSEMENT_LIST.dump({"disbursements": [{**r, "amount": yuan(int(r["amount"]))} for r in rows]})
+
+
+def batch_list(rows: list[dict[str, Any]], total: int, offset: int) -> dict[str, Any]:
+    return BATCH_LIST.dump({"batches": [{
+        "batch_id": r["batch_id"], "program_id": r["program_id"], "kind": r["kind"], "federation": r["federation"],
+        "reason": r["reason"], "amount": yuan(int(r["amount"])), "created_by": r["made_by"],
+        "created_on": r["made_on"], "included": int(r["included"]), "excluded": int(r["excluded"]),
+        "total": yuan(int(r["amount"]) * int(r["included"])), "assembled": r["assembled"] == "1",
+        "approved_on": r["approved_on"], "approved_by": r["approved_by"], "complete": r["complete"] == "1",
+        "paid": int(r["paid"]), "failed": int(r["failed"]),
+    } for r in rows], "total": total, "offset": offset})
 
 
 def batch_view(b: Batch) -> dict[str, Any]:

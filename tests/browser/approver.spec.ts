@@ -61,3 +61,32 @@ test("an approver approves a payment and is never offered approve on their own r
   await expect(mine.getByTestId("own-request")).toBeVisible();
   await expect(mine.getByTestId("approve")).toHaveCount(0);
 });
+
+test("a festival batch is listed with its standing, opened from the list and approved by an approver", async ({ page }) => {
+  const admin = await Api.as("demo-admin");
+  const caseworker = await Api.as("demo-caseworker");
+  const approver = await Api.as("demo-approver");
+  const year = new Date().getFullYear();
+  const program = await admin.ok("POST", "/api/aid/programs", { name: `${year}年春节送温暖（测试）`, kind: "festival",
+    festival: "spring_festival", year, federation: "gs.by", amount: "500.00", eligibility: {} });
+  await admin.ok("POST", "/api/aid/budgets", { program_id: program.program_id, federation: "gs.by", amount: "1000000.00" });
+  const caseId = await fileCase(caseworker, approver);
+  await eventually(async () => (await caseworker.ok("GET", `/api/aid/cases/${caseId}/aid`)).state === "filed", "aid to see the case filed");
+  const batch = await admin.ok("POST", `/api/aid/programs/${program.program_id}/batches`, { federation: "gs.by",
+    reason: `${year}年春节送温暖`, idempotency_key: `batch-${Date.now()}` });
+  expect(batch.included).toBeGreaterThan(0);
+
+  await login(page, "demo-approver");
+  await page.goto("/batches");
+  const listed = page.getByTestId("batches").getByRole("row").filter({ hasText: `${year}年春节送温暖` });
+  await expect(listed).toHaveCount(1);
+  await expect(listed).toContainText("待审批");
+  await expect(listed).toContainText("¥500.00");
+  await checkPage(page, "batches-listed");
+  await listed.getByRole("link").click();
+  await expect(page).toHaveURL(new RegExp(`/batches/${batch.batch_id}$`));
+  await page.getByTestId("approve-batch").click();
+  await expect(page.getByTestId("bank-file")).toBeVisible();
+  await page.goto("/batches");
+  await expect(page.getByTestId("batches").getByRole("row").filter({ hasText: `${year}年春节送温暖` })).toContainText("已批准");
+});

@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.aid.application import Aids, KeyReused, NoParentBudget
+from services.aid.application import Aids, KeyReused, NoParentBudget, OutsideScope
 from services.aid.domain import (
     Batch,
     BudgetExhausted,
@@ -510,6 +510,41 @@ def test_bank_results_applied_twice_change_nothing_the_second_time(aids):
     assert [r["disbursement_id"] for r in aids.bank_file(str(batch.id), "gs")] == [by_case[w["e3"]]]
     assert aids.disbursement(w["had_aid"], "gs").state == "requested"
     assert_reconciles(aids)
+
+
+def test_the_list_of_batches_follows_each_through_its_steps_newest_first_in_the_callers_subtree(aids):
+    p, w = batch_world(aids)
+    aids.allocate(program_id=p, federation="gs.by.pg", amount=100_000, scope="gs", by="admin")
+    first, _ = aids.create_batch(p, "gs", federation="gs.by", reason="春节", idempotency_key="b1", by="admin")
+    other = program(aids)
+    fund(aids, other, {"gs": 1_000_000})
+    second, _ = aids.create_batch(other, "gs", federation="gs.by.pg", reason="秋", idempotency_key="b2", by="admin")
+
+    def listed(scope="gs", **query):
+        rows, total = aids.batches(scope, query.get("federation"), query.get("program_id"), query.get("offset", 0),
+                                   query.get("limit", 100))
+        shown = ("batch_id", "included", "excluded", "assembled", "complete", "paid")
+        return [tuple(r[c] for c in shown) for r in rows], total
+
+    assert listed() == ([(str(second.id), "1", "0", "1", "0", "0"), (str(first.id), "3", "4", "1", "0", "0")], 2)
+    assert listed(program_id=p) == ([(str(first.id), "3", "4", "1", "0", "0")], 1)
+    assert listed(offset=1, limit=1) == ([(str(first.id), "3", "4", "1", "0", "0")], 2)
+    assert listed("gs.by.pg") == ([(str(second.id), "1", "0", "1", "0", "0")], 1)  # gs.by's batch is above it
+    assert listed(federation="gs.ln") == ([], 0)
+    with pytest.raises(OutsideScope):
+        listed("gs.by.pg", federation="gs.by")
+
+    aids.approve_batch(str(first.id), "gs", by="approver1")
+    [row] = aids.batches("gs", None, p, 0, 10)[0]
+    assert (row["complete"], row["approved_by"], row["approved_on"]) == ("1", "approver1", AID_TODAY.isoformat())
+    by_case = {aids.disbursement(i, "gs").case_id: i for i in first.disbursements}
+    aids.apply_bank_results(str(first.id), "gs", [
+        {"line": 2, "disbursement_id": by_case[w["e1"]], "result": "paid", "date": DAY, "bank_reference": "R-1",
+         "reason": ""},
+        {"line": 3, "disbursement_id": by_case[w["e2"]], "result": "failed", "date": DAY, "bank_reference": "",
+         "reason": "account closed"}], "sha-1", by="cashier")
+    [row] = aids.batches("gs", None, p, 0, 10)[0]
+    assert (row["paid"], row["failed"]) == ("1", "1")
 
 
 def test_a_batch_built_and_approved_in_steps_goes_on_where_an_interruption_left_it(aids, monkeypatch):

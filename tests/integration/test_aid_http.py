@@ -619,6 +619,21 @@ def test_a_batch_reaches_every_eligible_household_and_its_bank_results_apply_onc
     assert unreadable.status_code == 400 and "file" in unreadable.json()["fields"]
     assert bank_results(system, batch_id, results, role="caseworker").status_code == 403
 
+    # The list of batches: this one with its standing, for readers of the subtree; a bad query is a 400.
+    listed = aid(system, "caseworker", "gs.by").get("/batches", params={"federation": fed, "program_id": program_id})
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["total"] == 1
+    [row] = listed.json()["batches"]
+    assert {k: row[k] for k in ("batch_id", "included", "excluded", "total", "complete", "paid", "failed")} == {
+        "batch_id": batch_id, "included": 3, "excluded": 1, "total": "1500.00", "complete": True, "paid": 2,
+        "failed": 1}
+    assert aid(system, "caseworker", county()).get("/batches", params={"program_id": program_id}).json() == {
+        "batches": [], "total": 0, "offset": 0}
+    for query, field in (({"limit": "0"}, "limit"), ({"offset": "-1"}, "offset"), ({"program_id": "x"}, "program_id"),
+                         ({"federation": "GS"}, "federation"), ({"colour": "red"}, "colour")):
+        refused = aid(system, "caseworker", "gs.by").get("/batches", params=query)
+        assert refused.status_code == 400 and field in refused.json()["fields"], (query, refused.text)
+
 
 def test_a_batch_beyond_the_budget_approves_nothing(system):
     fed = county()
@@ -908,7 +923,8 @@ def test_the_served_openapi_description_is_valid_and_lists_every_route(system):
             "/disbursements/{disbursement_id}/approval", "/disbursements/{disbursement_id}/payment",
             "/disbursements/{disbursement_id}/confirmation", "/disbursements/{disbursement_id}/failure",
             "/disbursements/{disbursement_id}/reversal", "/disbursements/{disbursement_id}/rejection",
-            "/deliveries", "/programs/{program_id}/batches", "/batches/{batch_id}", "/batches/{batch_id}/approval",
+            "/deliveries", "/programs/{program_id}/batches", "/batches", "/batches/{batch_id}",
+            "/batches/{batch_id}/approval",
             "/batches/{batch_id}/bank-file", "/batches/{batch_id}/bank-results", "/referrals",
             "/referrals/{referral_id}/outcome", "/trainings", "/trainings/{training_id}/enrolments",
             "/trainings/{training_id}/completions", "/trainings/{training_id}/dropouts", "/reconciliation",

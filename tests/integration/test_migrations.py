@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from services.aid.application import Aids
+from services.aid.index import TABLES as AID_TABLES
 from services.eventstore import Put, Table
 from services.eventstore.migrations import Migration, StoreTooNew, create_tables
 from services.intake.application import Cases
+from tests.aid_flows import program
 from tests.backends import BACKENDS, backend_env
 from tests.factories import application_body
 
@@ -76,3 +79,25 @@ def test_an_older_build_refuses_a_store_a_newer_one_migrated(stored_env):
     NotesV2(stored_env).close()
     with pytest.raises(StoreTooNew, match="schema version 2, this build knows 1"):
         NotesV1(stored_env)
+
+
+class AidsV1(Aids):
+    """Aid as built before its list of batches: step 1 only."""
+
+    name = "Aid"  # the same store (eventsourcing names it after the class otherwise)
+    tables = AID_TABLES
+    migrations = Aids.migrations[:1]
+
+
+def test_an_aid_store_of_the_build_before_gets_its_list_of_batches(stored_env):
+    old = AidsV1(stored_env)
+    p = program(old)
+    old.close()
+
+    new = Aids(stored_env)
+    assert version_of(new, "aid") == 2
+    assert new.batches("gs", None, None, 0, 10) == ([], 0)
+    new.allocate(program_id=p, federation="gs", amount=100_000, scope="gs", by="admin")
+    batch, _ = new.create_batch(p, "gs", federation="gs", reason="春节", idempotency_key="b1", by="admin")
+    assert [r["batch_id"] for r in new.batches("gs", None, None, 0, 10)[0]] == [str(batch.id)]
+    new.close()

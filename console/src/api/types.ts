@@ -253,7 +253,8 @@ export interface Disbursement extends DisbursementRow {
   steps: Array<{ state: string; on: string; by: string; reason?: string | null }>;
 }
 
-export interface Batch {
+// What a batch and its row in the list both show.
+interface BatchHead {
   batch_id: string;
   program_id: string;
   federation: string;
@@ -263,9 +264,26 @@ export interface Batch {
   created_on: string;
   included: number;
   total: string;
+  assembled: boolean;
+}
+
+export interface BatchList {
+  batches: Array<BatchHead & {
+    kind: string;
+    excluded: number;
+    approved_on: string | null;
+    approved_by: string | null;
+    complete: boolean;
+    paid: number;
+    failed: number;
+  }>;
+  total: number;
+  offset: number;
+}
+
+export interface Batch extends BatchHead {
   excluded: Array<{ case_id: string; failed: Check[] }>;
   disbursements: string[];
-  assembled: boolean;
   approval: { by: string; on: string; approved: number; total: string; complete: boolean } | null;
   results: Array<Record<string, unknown>>;
 }

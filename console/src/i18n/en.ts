@@ -147,6 +147,8 @@ const en: Messages = {
     disbursements: "Money and goods", pay: "Record payment", paidOn: "Paid on", bankReference: "Bank reference",
     selectProgram: "Choose a program", noBudget: "No budget yet", disbursementId: "Disbursement", caseLabel: "Household",
     openBatch: "Open batch", lookupBatch: "Open a batch by ID", checks: "Eligibility checks", stats: "Aid statistics",
+    batchState: "Progress", madeOn: "Made on", batchAssembling: "Being built", batchWaiting: "Awaiting approval",
+    batchApproving: "Being approved", batchPaid: "Bank results: {paid} paid, {failed} returned",
     person: "Person", worker: "The worker",
   },
   aidKind: {

@@ -137,6 +137,8 @@ const zh = {
     paidOn: "支付日期", bankReference: "银行流水号", selectProgram: "选择项目", noBudget: "尚未下达预算",
     disbursementId: "发放编号", caseLabel: "帮扶户", openBatch: "打开批次", lookupBatch: "按编号打开批次",
     checks: "资格检查", stats: "帮扶资金统计", person: "推介对象", worker: "职工本人",
+    batchState: "进度", madeOn: "生成日期", batchAssembling: "生成中", batchWaiting: "待审批", batchApproving: "审批中",
+    batchPaid: "已回盘：发放 {paid} 户，退回 {failed} 户",
   },
   aidKind: {
     festival: "节日送温暖", education: "金秋助学", medical: "医疗救助", mutual_insurance: "职工医疗互助",
