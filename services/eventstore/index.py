@@ -6,7 +6,7 @@ uniqueness an aggregate cannot (one open file per person): both must never disag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,10 +66,11 @@ class ClaimConflict(Exception):
 class Dialect:
     """Render index statements with one database's parameter style."""
 
-    def __init__(self, param: str, arrays: bool, array_param: str | None = None):
+    def __init__(self, param: str, arrays: bool, array_param: str | None = None, unlimited: str = "ALL"):
         self.param = param  # e.g. ":{}" for SQLite, "%({})s" for psycopg
         self.arrays = arrays  # whether a list binds as one array parameter (PostgreSQL)
         self.array_param = array_param or param  # psycopg's "%({})b": an array sent in binary, nothing escaped
+        self.unlimited = unlimited  # the LIMIT that is none, for an OFFSET without a limit (SQLite: -1)
 
     def p(self, name: str) -> str:
         return self.param.format(name)
@@ -142,12 +143,11 @@ class Dialect:
         contains: tuple[str, str] | None, newest: str, offset: int, limit: int | None,
     ) -> tuple[str, str, dict[str, Any]]:
         """A page of rows, the `newest` column's greatest first (then the key's), and the count of them all;
-        no limit: every row from `offset` on (SQLite has no OFFSET without a LIMIT: -1 is none)."""
-        if newest not in table.column_set:
-            raise ValueError(f"{table.name} has no column {newest}")
+        no limit: every row from `offset` on."""
+        known(table, [newest])
         clauses, params = self.where(table, equal, subtree, keys, None, None, contains)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        most = str(int(limit)) if limit is not None else "ALL" if self.arrays else "-1"
+        most = self.unlimited if limit is None else str(int(limit))
         rows = (f"SELECT {', '.join(table.all_columns)} FROM {table.name}{where} "
                 f"ORDER BY {newest} DESC NULLS LAST, {table.key} DESC LIMIT {most} OFFSET {int(offset)}")
         return rows, f"SELECT COUNT(*) AS n FROM {table.name}{where}", params
@@ -157,12 +157,10 @@ class Dialect:
         until: tuple[str, str] | None, after: str | None, contains: tuple[str, str] | None = None,
     ) -> tuple[list[str], dict[str, Any]]:
         clauses, params = [], dict(equal)
-        if not set(equal) <= table.column_set:
-            raise ValueError(f"{table.name} has no columns {sorted(set(equal) - table.column_set)}")
+        known(table, equal)
         if contains is not None:
             column, item = contains
-            if column not in table.column_set:
-                raise ValueError(f"{table.name} has no column {column}")
+            known(table, [column])
             params["contains_like"] = f"%,{like_escaped(item)},%"
             clauses.append(f"(',' || {column} || ',') LIKE {self.p('contains_like')} ESCAPE '\\'")
         for column in equal:
@@ -196,15 +194,20 @@ def like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def known(table: Table, columns: Iterable[str]) -> None:
+    """Refuse a column the table does not have (names are put into statements, never values)."""
+    unknown = set(columns) - table.column_set
+    if unknown:
+        raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
+
+
 def projection(table: Table, columns: Sequence[str]) -> tuple[str, ...]:
     """The key and the columns asked for (a row always carries its key); an unknown column is refused."""
-    if not set(columns) <= table.column_set:
-        raise ValueError(f"{table.name} has no columns {sorted(set(columns) - table.column_set)}")
+    known(table, columns)
     return (table.key, *(c for c in columns if c != table.key))
 
 
 def row_params(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     """Return the row's values for every column, None for the ones it leaves out."""
-    if not row.keys() <= table.column_set:
-        raise ValueError(f"{table.name} has no columns {sorted(set(row) - table.column_set)}")
+    known(table, row)
     return {c: row.get(c) for c in table.all_columns}

@@ -9,7 +9,7 @@ from eventsourcing.persistence import ProcessRecorder, StoredEvent
 from eventsourcing.popo import POPOFactory, POPOProcessRecorder
 
 from services.contracts.federation import in_subtree
-from services.eventstore.index import Claim, ClaimConflict, IndexOp, Put, Release, Table, projection, row_params
+from services.eventstore.index import Claim, ClaimConflict, IndexOp, Put, Release, Table, known, projection, row_params
 from services.eventstore.lease import MemoryLeases
 
 
@@ -83,8 +83,7 @@ class MemoryIndexedRecorder(POPOProcessRecorder):
         subtree: tuple[str, str] | None = None, keys: Sequence[str] | None = None,
         contains: tuple[str, str] | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        if newest not in table.column_set or (contains is not None and contains[0] not in table.column_set):
-            raise ValueError(f"{table.name} has no column {newest if newest not in table.column_set else contains}")
+        known(table, [newest, *(contains[:1] if contains else ())])
         rows = self.select_rows(table, equal=equal, subtree=subtree, keys=keys)
         if contains is not None:
             column, item = contains

@@ -17,7 +17,7 @@ from services.eventstore.rows import IndexRows, apply_ops
 class SQLiteIndexedRecorder(IndexRows, SQLiteProcessRecorder):
     """Record events, tracking and index rows atomically in SQLite."""
 
-    dialect = Dialect(":{}", arrays=False)
+    dialect = Dialect(":{}", arrays=False, unlimited="-1")  # SQLite has no OFFSET without a LIMIT
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -289,8 +289,8 @@ class Cases(IndexedApplication):
                                      contains=("causes", cause) if cause else None)
         shown = {}
         for start in range(0, len(page), 5000):  # within every store's limit of parameters in a statement
-            keys = [r["case_id"] for r in page[start:start + 5000]]
-            shown.update({r["case_id"]: r for r in self.select_rows(SEARCH, keys=keys)})
+            chunk = [r["case_id"] for r in page[start:start + 5000]]
+            shown.update({r["case_id"]: r for r in self.select_rows(SEARCH, keys=chunk)})
         cases = [{**summary(r), "name_masked": shown.get(r["case_id"], {}).get("name_masked"),
                   "id_number_masked": shown.get(r["case_id"], {}).get("id_masked")} for r in page]
         return {"cases": cases, "total": total, "offset": offset}
