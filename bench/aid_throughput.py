@@ -46,7 +46,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from bench.import_rows import peak_rss_mb
 from bench.intake_http import ROOT, Connection, load_average, percentile, serve_profiled
 from bench.pairing_throughput import FEDERATIONS, case_federation, opened_payloads
 from bench.stores import store_urls
+from services import clock
 from services.aid.application import Aids
 from services.aid.money import yuan
 from services.config import DEV_JWT_SECRET, service_config
@@ -232,7 +233,7 @@ def run_phases(admin: Http, approver: Http, program_id: str, seconds: dict[str, 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["disbursement_id", "result", "date", "bank_reference", "reason"])
-    today = date.today().isoformat()
+    today = clock.today().isoformat()
     for n, line in enumerate(lines):
         writer.writerow([line["disbursement_id"], "paid", today, f"B{n:08d}", ""])
     began = time.perf_counter()

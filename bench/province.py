@@ -89,6 +89,7 @@ from bench.pairing_throughput import CITIES, SPARE, case_causes, case_federation
 from deploy.stack import layout, services
 from deploy.stack.kafka import Kafka
 from deploy.stack.prometheus import Prometheus
+from services import clock
 from services.aid.bank import MAX_LINES as BANK_MAX_LINES
 from services.aid.money import yuan
 from services.contracts.topics import PARTITIONS, TOPICS
@@ -680,7 +681,7 @@ class Province:
         began = time.monotonic()
         lines = list(csv.DictReader(io.StringIO(approver.call("GET", f"/batches/{batch_id}/bank-file", 200).text)))
         seconds["bank file"] = time.monotonic() - began
-        today = date.today().isoformat()
+        today = clock.today().isoformat()
         paid = failed = refused = 0
         began = time.monotonic()
         for start in range(0, len(lines), self.bank_lines):
@@ -739,7 +740,7 @@ class Province:
             f"{time.monotonic() - began:.1f} s (not timed in the phase)")
 
     def visits(self, phase: Phase) -> None:
-        today = date.today()
+        today = clock.today()
         quarter = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
         days = (today - quarter).days + 1
         calls = [("POST", f"/cases/{case_id}/visits", 201, {

@@ -8,6 +8,7 @@ from copy import deepcopy
 from datetime import date, timedelta
 from typing import Any
 
+from services import clock
 from services.intake.domain import Case
 from services.intake.identity import age_on, with_check_character
 
@@ -39,7 +40,7 @@ def application_body(federation: str = "gs.by.pg", **overrides: Any) -> dict[str
         },
         "household": {
             "members": [
-                {"name": "李娜", "relation": "spouse", "age": age_on(BORN, date.today()), "health": "chronic_illness",
+                {"name": "李娜", "relation": "spouse", "age": age_on(BORN, clock.today()), "health": "chronic_illness",
                  "schooling": "junior"},
                 {"name": "张小明", "relation": "child", "age": 17, "health": "healthy", "schooling": "senior"},
             ],
@@ -56,7 +57,7 @@ def application_body(federation: str = "gs.by.pg", **overrides: Any) -> dict[str
 
 def opened_case(federation: str = "gs.by", opened_by: str = "li", today: date | None = None, **overrides: Any) -> Case:
     """A Case aggregate opened from a valid application body, for domain tests."""
-    return Case.open(opened_by=opened_by, today=today or date.today(), **application_body(federation, **overrides))
+    return Case.open(opened_by=opened_by, today=today or clock.today(), **application_body(federation, **overrides))
 
 
 # The workflow steps after opening, in order, with valid business dates.

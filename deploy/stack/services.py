@@ -24,7 +24,8 @@ from services.catalog import entry
 from services.config import PROXIED
 
 ROOT = Path(__file__).resolve().parents[2]
-KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "RELIEF_LOG_LEVEL", "RELIEF_MAX_WORKERS")
+KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "RELIEF_LOG_LEVEL", "RELIEF_TIME_ZONE",
+        "RELIEF_MAX_WORKERS")
 
 
 def daemon(stack: Stack, replica: Replica) -> Daemon:

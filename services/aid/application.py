@@ -28,6 +28,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from services import clock
 from services.aid import reports
 from services.aid.domain import (
     APPROVED,
@@ -137,7 +138,7 @@ class Aids(IndexedApplication):
 
     def today(self) -> date:
         """The day decisions are dated (the domain has no clock); tests may fix it."""
-        return date.today()
+        return clock.today()
 
     def stored(self, events: Iterable[Any]) -> None:
         count_stored(events)

@@ -15,6 +15,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from services import clock
 from services.audit import log
 from services.audit.anomalies import Budgets, anomalies
 from services.audit.entries import Secret, Source, rejected_event, reveal, seal_checked
@@ -64,7 +65,7 @@ class Trail(IndexedApplication):
 
     def today(self) -> date:
         """The day business dates are checked against, as in every service (the machine's clock)."""
-        return date.today()
+        return clock.today()
 
     # Appending (the sequencer only).
 

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from services import clock
 from services.pairing.visits import FOLLOW_UP_MONTHS, Period, next_due, overdue
 
 ERASED = "erased"
@@ -35,9 +36,8 @@ REVIEW_EVERY = timedelta(days=366)  # 年度复核: a filed case is reviewed at 
 
 
 def recorded_on(entry: Mapping[str, Any]) -> date:
-    """The day the entry's event occurred in its service, in the machine's time zone (as every service's
-    business dates are: production runs with TZ=Asia/Shanghai)."""
-    return datetime.fromisoformat(str(entry["occurred_at"])).astimezone().date()
+    """The business day (services.clock) the entry's event occurred on in its service."""
+    return clock.day_of(datetime.fromisoformat(str(entry["occurred_at"])))
 
 
 def day(text: Any) -> date | None:

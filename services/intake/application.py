@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from services import clock
 from services.contracts.federation import in_subtree
 from services.eventstore import Claim, ClaimConflict, IndexedApplication, Put, Release
 from services.eventstore.index import IndexOp
@@ -66,7 +67,7 @@ class Cases(IndexedApplication):
 
     def today(self) -> date:
         """The day business dates are checked against (the domain has no clock); tests may fix it."""
-        return date.today()
+        return clock.today()
 
     # The filing workflow (申请、审核、公示、审批、录入).
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 
+from services import clock
+
 ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")  # ASCII digits only, matched as the whole value
 EARLIEST_BIRTH = date(1900, 1, 1)
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -28,7 +30,7 @@ def id_number_problem(id_number: str, today: date | None = None) -> str | None:
         return "birth date in characters 7-14 is not a real date"
     if born < EARLIEST_BIRTH:
         return f"birth date in characters 7-14 is before {EARLIEST_BIRTH.year}"
-    if born > (today or date.today()):
+    if born > (today or clock.today()):
         return "birth date in characters 7-14 is in the future"
     expected = CHECK_CHARACTERS[sum(int(d) * w for d, w in zip(id_number, WEIGHTS, strict=False)) % 11]
     if id_number[17] != expected:

@@ -21,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from services import clock
 from services.config import setting
 from services.contracts import Envelope, EventRefused
 from services.contracts.federation import ancestry, in_subtree
@@ -159,7 +160,7 @@ class Pairings(IndexedApplication):
 
     def today(self) -> date:
         """The day business dates are checked against (the domain has no clock); tests may fix it."""
-        return date.today()
+        return clock.today()
 
 
     # The roster.

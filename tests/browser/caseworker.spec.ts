@@ -9,7 +9,8 @@ async function choose(page: Page, select: string, option: string): Promise<void>
 /** Fill and submit the open action dialog; `fields` by input id. */
 async function act(page: Page, action: string, fields: Array<[string, string]> = [], selects: Record<string, string> = {}): Promise<void> {
   await page.getByTestId(`action-${action}`).click();
-  const dialog = page.getByRole("dialog");
+  // The action's dialog, not a date picker's popper (also role=dialog), which may still be fading out.
+  const dialog = page.getByRole("dialog").filter({ has: page.getByTestId("action-submit") });
   await expect(dialog).toBeVisible();
   for (const [id, value] of fields) {
     await dialog.locator(`#${id}`).fill(value);

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 
+from services import clock
 from services.contracts import Envelope, encode
 from services.contracts.topics import TOPICS
 from services.transport.embedded import EmbeddedTransport
@@ -39,7 +40,7 @@ def filed_household(gateway: str, token: str) -> str:
 
 
 def plant_duplicate_student(bus: Path, case_id: str, federation: str = "gs.by") -> None:
-    today = date.today().isoformat()
+    today = clock.today().isoformat()
     now = datetime.now(UTC)
     grant, student = str(uuid.uuid4()), uuid.uuid4().hex * 2
 
@@ -47,7 +48,7 @@ def plant_duplicate_student(bus: Path, case_id: str, federation: str = "gs.by") 
         return Envelope(str(uuid.uuid4()), kind, 1, now, now, at, key, "aid", payload)
 
     events = [envelope("ProgramCreated", grant, {
-        "program_id": grant, "name": "金秋助学（测试植入）", "kind": "education", "year": date.today().year,
+        "program_id": grant, "name": "金秋助学（测试植入）", "kind": "education", "year": clock.today().year,
         "festival": None, "help": "schooling", "version": 1, "terms": {"amount": "3000.00", "rule": None,
         "eligibility": {"include_exited": False, "categories": [], "causes": [], "household_cap": None,
                         "min_members": None, "max_members": None}}, "by": "demo-admin"}, "gs")]

@@ -14,11 +14,11 @@ import io
 import random
 import time
 import uuid
-from datetime import date
 from typing import Any
 
 import pytest
 
+from services import clock
 from services.contracts.topics import INTAKE_TOPIC
 from tests.e2e.flows import caught_up, end_offsets, file_case, history, metric, types_from, wait_for
 from tests.harness.services import ProcessSystem, environment
@@ -47,7 +47,7 @@ def county():
 
 
 def today() -> str:
-    return date.today().isoformat()  # aid's processes decide on the same machine's clock
+    return clock.today().isoformat()  # aid's processes decide on the same machine's clock
 
 
 # Steps through aid's API.
@@ -74,7 +74,7 @@ def wait_case_state(system, case_id: str, state: str, timeout: float = 60) -> No
 
 def program(system, federation: str, kind: str = "festival", budget: str = "100000.00", **terms: Any) -> str:
     """A program of the county with its budget there; its id."""
-    body: dict[str, Any] = {"name": f"{kind} {date.today().year}", "kind": kind, "year": date.today().year,
+    body: dict[str, Any] = {"name": f"{kind} {clock.today().year}", "kind": kind, "year": clock.today().year,
                             "federation": federation, **terms}
     if kind == "festival":
         body["festival"] = "spring_festival"

@@ -9,11 +9,12 @@ anomaly that aid itself could not see when it paid.
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from services import clock
 from tests.e2e.flows import file_case, metric, register_cadres, wait_for
 from tests.harness.services import ProcessSystem, environment
 
@@ -47,14 +48,14 @@ def test_card_as_of_and_anomalies_come_from_real_events_and_catch_a_payment_afte
     register_cadres(system, county, count=2, function="health")
     case_id = file_case(system, county)
     wait_in_trail(system, case_id, "PairingAssigned")
-    today = date.today().isoformat()  # the services' clock
+    today = clock.today().isoformat()  # the services' clock
     staff = system.client("pairing", "caseworker", county, "li")
     ok(staff.post(f"/cases/{case_id}/visits", {"visited_on": today, "kind": "routine", "findings": "病情稳定",
                                                "problems_solved": "办理医保"}))
 
     admin = system.client("aid", "admin", "gs", "admin1")
     program_id = ok(admin.post("/programs", {"name": "春节送温暖", "kind": "festival", "festival": "spring_festival",
-                                             "year": date.today().year, "federation": county,
+                                             "year": clock.today().year, "federation": county,
                                              "amount": "1000.00"}))["program_id"]
     ok(admin.post("/budgets", {"program_id": program_id, "federation": county, "amount": "5000.00"}))
     wait_for(lambda: system.client("aid", "auditor", "gs", "shen").get(f"/cases/{case_id}/aid").status_code == 200,
@@ -78,7 +79,7 @@ def test_card_as_of_and_anomalies_come_from_real_events_and_catch_a_payment_afte
     auditor = system.client("audit", "auditor", "gs", "shen")
     events = ok(auditor.get(f"/cases/{case_id}/history"), 200)["events"]
     index_of = {e["index"]: e for e in events}
-    recorded = date.today()  # every event of this test was recorded today
+    recorded = clock.today()  # every event of this test was recorded today
 
     card = ok(auditor.get(f"/cases/{case_id}/card"), 200)
     assert card["state"] == "exited" and sorted(card["causes"]) == ["education", "illness"]

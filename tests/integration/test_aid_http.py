@@ -19,10 +19,11 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
+from services import clock
 from services.intake.identity import mask_id_number
 from tests.factories import WORKFLOW, application_body
 
-TODAY = date.today()  # aid decides on its own clock, as it runs
+TODAY = clock.today()  # aid decides on its own clock, as it runs
 YEAR = TODAY.year
 CSV = "text/csv"
 VERIFIER = "li"  # intake's caseworker who verifies (and opens) every case filed here

@@ -7,6 +7,7 @@ from decimal import Decimal
 import eventlet
 import pytest
 
+from services import clock
 from services.intake.application import Cases, DuplicatePerson
 from services.intake.domain import RepeatedPerson
 from services.intake.identity import age_on
@@ -94,7 +95,7 @@ def test_an_amendment_adding_a_member_checks_that_member(cases):
     open_case(cases, worker_id=taken)
     case = open_case(cases)
     household = dict(case.household)
-    mother = {"name": "王五", "relation": "parent", "age": age_on(BORN, date.today()), "health": "disability",
+    mother = {"name": "王五", "relation": "parent", "age": age_on(BORN, clock.today()), "health": "disability",
               "schooling": "none", "id_number": taken}
     household["members"] = [*household["members"], mother]
     with pytest.raises(DuplicatePerson):
