@@ -53,7 +53,7 @@ from typing import Any
 import requests
 
 from bench.import_rows import peak_rss_mb
-from bench.intake_http import ROOT, Connection, load_average, percentile, serve_profiled
+from bench.intake_http import ROOT, Connection, load_average, percentile
 from bench.pairing_throughput import FEDERATIONS, case_federation, opened_payloads
 from bench.stores import store_urls
 from services import clock
@@ -255,7 +255,7 @@ class ProfiledSystem(ProcessSystem):
 
     def _spawn(self, log_name: str, args: list[str], extra: dict[str, str] | None) -> subprocess.Popen[bytes]:
         log = open(Path(self.env["RELIEF_DATA_DIR"]) / f"{log_name}.log", "ab")  # noqa: SIM115
-        return subprocess.Popen([sys.executable, "-m", "bench.aid_throughput", "--serve-profiled", str(self.out)],
+        return subprocess.Popen([sys.executable, "-m", "bench.profiled", "aid", str(self.out)],
                                 cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -369,11 +369,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive clients running pairs")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--profile", action="store_true", help="sample aid's stack and print where its time goes")
-    parser.add_argument("--serve-profiled", type=Path, metavar="OUT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_profiled:
-        serve_profiled(args.serve_profiled, "aid")
-        return
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind and clean up as on Ctrl-C
     print(f"load average at start: {load_average()}; {os.cpu_count()} cores")
     results = {}

@@ -253,7 +253,7 @@ def serve_bare(port: int) -> None:
 
 def intake_command(profile: Path | None) -> list[str]:
     if profile:
-        return [sys.executable, "-m", "bench.intake_http", "--serve-profiled", str(profile)]
+        return [sys.executable, "-m", "bench.profiled", "intake", str(profile)]
     return [sys.executable, "-m", "services.run", "intake"]
 
 
@@ -377,14 +377,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument("--profile", action="store_true", help="sample intake's stack and print where time goes")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--serve-profiled", type=Path, metavar="OUT", help=argparse.SUPPRESS)
     parser.add_argument("--client", metavar="PLAN", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_bare:
         serve_bare(args.serve_bare)
-        return 0
-    if args.serve_profiled:
-        serve_profiled(args.serve_profiled)
         return 0
     if args.client:
         print(json.dumps(run_load(Plan(**json.loads(args.client)))), flush=True)

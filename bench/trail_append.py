@@ -43,7 +43,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.aid_throughput import cpu_seconds
 from bench.import_rows import peak_rss_mb
-from bench.intake_http import ROOT, load_average, percentile, serve_profiled
+from bench.intake_http import ROOT, load_average, percentile
 from bench.stores import store_urls
 from bench.trail_replay import backlog
 from services.audit.application import Trail
@@ -66,8 +66,7 @@ PROFILE_LINES = 25
 def spawn(env: dict[str, str], profile: Path | None) -> subprocess.Popen[bytes]:
     """Audit in its own process, as `python -m services.run audit` (or under the stack sampler), not waited for:
     while it drains the backlog its /health may answer late (measured apart)."""
-    command = ["-m", "services.run", "audit"] if profile is None else ["-m", "bench.trail_append",
-                                                                       "--serve-profiled", str(profile)]
+    command = ["-m", "services.run", "audit"] if profile is None else ["-m", "bench.profiled", "audit", str(profile)]
     log = open(Path(env["RELIEF_DATA_DIR"]) / "audit.log", "ab")  # noqa: SIM115
     return subprocess.Popen([sys.executable, *command], cwd=ROOT, env={**os.environ, **env}, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -230,11 +229,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=2_000, help="households whose lives fill the backlog")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--profile", action="store_true", help="sample audit's stack and print where its time goes")
-    parser.add_argument("--serve-profiled", type=Path, metavar="OUT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_profiled:
-        serve_profiled(args.serve_profiled, "audit")
-        return
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind and clean up as on Ctrl-C
     print(f"load average at start: {load_average()}; {os.cpu_count()} cores")
     results = {}

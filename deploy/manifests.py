@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.catalog import SERVICES, ServiceEntry, topics  # noqa: E402
-from services.config import PROXIED  # noqa: E402
+from services.config import PROXIED, secrets_of  # noqa: E402
 from services.contracts.topics import DEAD_LETTER_TOPIC, PARTITIONS  # noqa: E402
 
 BASE = ROOT / "k8s" / "base"
@@ -34,10 +34,6 @@ KAFKA = "relief-kafka"  # the Strimzi Kafka of kafka.yaml
 POSTGRES = "relief-pg"  # the CloudNativePG Cluster of postgres.yaml
 # KEDA's operator runs in its own namespace, so it needs the bootstrap's namespaced name.
 BOOTSTRAP_FOR_KEDA = f"{KAFKA}-kafka-bootstrap.relief.svc:9093"
-# What each service needs of the Secret relief-secrets, and no more: only intake computes ID digests,
-# only audit signs checkpoints.
-SECRETS = {"intake": ["RELIEF_PERSON_KEY"], "audit": ["RELIEF_AUDIT_SIGNING_KEY"]}
-COMMON_SECRETS = ["RELIEF_JWT_SECRET", "RELIEF_CIPHER_KEY"]
 LAG_PER_REPLICA = 1000  # KEDA adds a consumer replica per this many messages behind, up to PARTITIONS
 # Consumers whose group Kafka knows no progress of: the trail's sequencer records its positions only in its
 # store, so KEDA reads its lag from the services' own metric (max over replicas: each reports every
@@ -101,7 +97,8 @@ def container(service: ServiceEntry) -> dict[str, Any]:
     # The store URL names no password; the eventsourcing library reads <APPLICATION>_POSTGRES_PASSWORD before
     # the POSTGRES_PASSWORD the URL gives it (empty), so the password comes from the role's own Secret.
     env.append(secret_ref(f"{application_name(service).upper()}_POSTGRES_PASSWORD", f"relief-db-{name}", "password"))
-    env += [secret_ref(key, "relief-secrets", key) for key in COMMON_SECRETS + SECRETS.get(name, [])]
+    # What the service uses of the Secret relief-secrets, and no more (services/config.py, secrets_of).
+    env += [secret_ref(f"RELIEF_{key}", "relief-secrets", f"RELIEF_{key}") for key in secrets_of(name)]
     probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3,
              "failureThreshold": 3}
     return {

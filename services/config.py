@@ -85,11 +85,22 @@ def setting(env: Any, name: str, default: int, least: int, most: int) -> int:
 
 SECRETS = ("JWT_SECRET", "PERSON_KEY", "CIPHER_KEY", "AUDIT_SIGNING_KEY")
 DEV_SECRETS = (DEV_JWT_SECRET, DEV_PERSON_KEY, DEV_CIPHER_KEY, DEV_AUDIT_SIGNING_KEY)
+# What each service uses of the secrets, and so all a process of it is given (the stack, k8s/): every service
+# signs or checks tokens and encrypts its store; only intake computes ID numbers' digests, only audit signs
+# checkpoints.
+COMMON_SECRETS = ("JWT_SECRET", "CIPHER_KEY")
+OWN_SECRETS = {"intake": ("PERSON_KEY",), "audit": ("AUDIT_SIGNING_KEY",)}
+
+
+def secrets_of(service: str) -> tuple[str, ...]:
+    """The secrets the service uses (names as in its config; the variables are RELIEF_<name>)."""
+    return COMMON_SECRETS + OWN_SECRETS.get(service, ())
 
 
 def uses_dev_secrets(config: Mapping[str, Any]) -> bool:
-    """True if any secret is a development one (a warning at start)."""
-    return any(config[key] in DEV_SECRETS for key in SECRETS)
+    """True if a secret the service uses is a development one (a warning at start); the keys it never uses
+    are not given to it past one machine, and fall back to the development ones unseen."""
+    return any(config[key] in DEV_SECRETS for key in secrets_of(str(config["SERVICE"])))
 
 
 def only_dev_secrets(config: Mapping[str, Any]) -> bool:

@@ -31,17 +31,14 @@ def say(line: str) -> None:
 
 
 def env_exports(stack: layout.Stack, service: str) -> list[str]:
-    """`export` lines that point a tool at the stack: its transport, the service's store, the stack's keys."""
+    """`export` lines that point a tool at the stack: its transport, the service's store, the keys that service uses."""
     if jwt_secret(stack.secrets) is None:
         raise RuntimeError(f"no stack in {stack.root} yet: `make stack-up` makes one")
     secrets = ensure(stack.secrets)
     values = {
         "RELIEF_TRANSPORT": stack.transport_url,
         f"RELIEF_{service.upper()}_STORE": Postgres(stack).store_url(service, secrets.passwords[service]),
-        "RELIEF_JWT_SECRET": secrets.jwt_secret,
-        "RELIEF_PERSON_KEY": secrets.person_key,
-        "RELIEF_CIPHER_KEY": secrets.cipher_key,
-        "RELIEF_AUDIT_SIGNING_KEY": secrets.audit_signing_key,
+        **secrets.given_to(service),
     }
     return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
 

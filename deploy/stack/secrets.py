@@ -16,6 +16,7 @@ from pathlib import Path
 
 from services.audit.note import generate_key
 from services.catalog import names
+from services.config import secrets_of
 
 AUDIT_ORIGIN = "relief-stack/audit"  # the name of the trail's log, in its checkpoints and its verifier key
 
@@ -27,6 +28,10 @@ class Secrets:
     cipher_key: str
     audit_signing_key: str
     passwords: dict[str, str]  # the PostgreSQL password of each service's role
+
+    def given_to(self, service: str) -> dict[str, str]:
+        """The variables of the secrets the service uses, and no others (services/config.py, secrets_of)."""
+        return {f"RELIEF_{name}": getattr(self, name.lower()) for name in secrets_of(service)}
 
 
 def _generators() -> dict[str, Callable[[], str]]:

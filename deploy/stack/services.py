@@ -46,12 +46,8 @@ def environment(stack: Stack, replica: Replica, secrets: Secrets) -> dict[str, s
         # A service that uses no topic (the gateway) gets no transport, as in Kubernetes: its /ready then does
         # not wait for a broker it never uses.
         "RELIEF_TRANSPORT": stack.transport_url if service.publishes or service.consumes else "",
-        # Every process gets every key, though only intake uses the person key and only audit the signing
-        # key: a process without one would fall back to the development key and warn that it uses it.
-        "RELIEF_JWT_SECRET": secrets.jwt_secret,
-        "RELIEF_PERSON_KEY": secrets.person_key,
-        "RELIEF_CIPHER_KEY": secrets.cipher_key,
-        "RELIEF_AUDIT_SIGNING_KEY": secrets.audit_signing_key,
+        # Only the keys the service uses: intake alone gets the person key, audit alone the signing key.
+        **secrets.given_to(replica.service),
     }
     if replica.service == "gateway":
         # Every replica of each service, tried in turn (services/config.py, upstream_urls): one that is down
