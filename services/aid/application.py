@@ -133,8 +133,9 @@ class Aids(IndexedApplication):
     # (a household's filing, a request) is at hand for the next step. The cache is least-recently-used: one
     # smaller than what a batch walks through evicts each household just before it is reached (10,000 made a
     # 10,000-household batch on SQLite 24.7 s instead of 11.1 s). 40,000 aggregates, about 2.6 KB each, hold a
-    # festival batch of 10,000 households with its 10,000 disbursements. An operator may set
-    # AGGREGATE_CACHE_MAXSIZE (eventsourcing's setting; docs/deploy.md).
+    # festival batch of 10,000 households with its 10,000 disbursements. An operator sets it as
+    # AID_AGGREGATE_CACHE_MAXSIZE (eventsourcing's setting under this application's name; docs/deploy.md):
+    # the unprefixed name would give every other service's application a cache too.
     env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "40000"}
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
